@@ -1,0 +1,3 @@
+module github.com/loco-cluster/loco/hack
+
+go 1.26
