@@ -1,0 +1,155 @@
+package capture
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// Sink receives frames from a [Pacer]. The frame (and its Pix) is valid only during the call, which runs under the
+// framebuffer's read lock: copy the pixels once (into an encoder buffer) and return quickly. An error is counted
+// and the pacer goes on.
+type Sink interface {
+	WriteFrame(f *Frame) error
+}
+
+// SinkFunc adapts a function to a [Sink].
+type SinkFunc func(f *Frame) error
+
+// WriteFrame calls fn(f).
+func (fn SinkFunc) WriteFrame(f *Frame) error { return fn(f) }
+
+// PacerConfig configures a [Pacer]. Zero fields take the defaults.
+type PacerConfig struct {
+	// FPS caps the frames per second delivered (default 30).
+	FPS int
+	// KeepAlive is how long an unchanged picture waits before it is sent again (default 1 s).
+	KeepAlive time.Duration
+}
+
+func (c *PacerConfig) defaults() {
+	if c.FPS <= 0 {
+		c.FPS = 30
+	}
+	if c.KeepAlive <= 0 {
+		c.KeepAlive = time.Second
+	}
+}
+
+// PacerStats are a pacer's counters.
+type PacerStats struct {
+	Frames     uint64  // frames delivered, keep-alives included
+	KeepAlives uint64  // frames delivered only to keep the stream alive
+	SinkErrors uint64  // errors returned by the sink
+	FPS        float64 // frames delivered in the last second
+}
+
+// Pacer delivers frames from a framebuffer to a sink: when it changed, at most FPS a second, and a keep-alive after
+// KeepAlive without change. Build with [NewPacer], start with [Pacer.Run].
+type Pacer struct {
+	fb   *Framebuffer
+	sink Sink
+	cfg  PacerConfig
+
+	wake  chan struct{}
+	kick  atomic.Bool
+	frame Frame
+
+	frames, keepAlives, sinkErrors atomic.Uint64
+	rate                           RateMeter
+	lastErr                        atomic.Pointer[error]
+}
+
+// NewPacer returns a pacer of fb into sink.
+func NewPacer(fb *Framebuffer, sink Sink, cfg PacerConfig) *Pacer {
+	cfg.defaults()
+	return &Pacer{fb: fb, sink: sink, cfg: cfg, wake: make(chan struct{}, 1)}
+}
+
+// Kick asks for a frame as soon as the rate cap allows even if nothing changed (for example when a new viewer
+// joins and the encoder is about to produce a keyframe).
+func (p *Pacer) Kick() {
+	p.kick.Store(true)
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns the counters.
+func (p *Pacer) Stats() PacerStats {
+	return PacerStats{
+		Frames:     p.frames.Load(),
+		KeepAlives: p.keepAlives.Load(),
+		SinkErrors: p.sinkErrors.Load(),
+		FPS:        p.rate.Rate(),
+	}
+}
+
+// LastError returns the sink's most recent error, or nil.
+func (p *Pacer) LastError() error {
+	if e := p.lastErr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// Run delivers frames until ctx is done, then returns ctx.Err(). The first frame goes out at once.
+func (p *Pacer) Run(ctx context.Context) error {
+	unsubscribe := p.fb.Subscribe(p.wake)
+	defer unsubscribe()
+
+	interval := time.Second / time.Duration(p.cfg.FPS)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+
+	var lastSent time.Time
+	var lastSeq uint64
+	first := true
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.wake:
+		case <-timer.C:
+		}
+		now := time.Now()
+		changed := first || p.fb.Seq() != lastSeq || p.kick.Load()
+		var next time.Duration
+		switch {
+		case changed && now.Sub(lastSent) >= interval:
+			lastSeq = p.deliver(false)
+			lastSent, first = now, false
+			next = p.cfg.KeepAlive
+		case changed:
+			next = interval - now.Sub(lastSent)
+		case now.Sub(lastSent) >= p.cfg.KeepAlive:
+			lastSeq = p.deliver(true)
+			lastSent = now
+			next = p.cfg.KeepAlive
+		default:
+			next = p.cfg.KeepAlive - now.Sub(lastSent)
+		}
+		timer.Reset(next)
+	}
+}
+
+// deliver hands the current frame to the sink and returns its sequence number.
+func (p *Pacer) deliver(keepAlive bool) uint64 {
+	p.kick.Store(false)
+	var seq uint64
+	p.fb.Take(&p.frame, func(f *Frame) {
+		f.KeepAlive = keepAlive
+		seq = f.Seq
+		if err := p.sink.WriteFrame(f); err != nil {
+			p.sinkErrors.Add(1)
+			p.lastErr.Store(&err)
+		}
+	})
+	p.frames.Add(1)
+	if keepAlive {
+		p.keepAlives.Add(1)
+	}
+	p.rate.Mark()
+	return seq
+}

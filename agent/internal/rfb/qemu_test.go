@@ -1,0 +1,161 @@
+package rfb
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/loco-cluster/loco/agent/internal/capture"
+)
+
+// qemu is a real QEMU (TCG, no disk: SeaBIOS and the VGA text screen) with its VNC server on a unix socket and
+// its input trace events on stderr.
+type qemu struct {
+	cmd  *exec.Cmd
+	sock string
+
+	mu    sync.Mutex
+	trace []string
+	done  chan struct{}
+}
+
+func startQEMU(t *testing.T) *qemu {
+	t.Helper()
+	return startQEMUAt(t, filepath.Join(t.TempDir(), "vnc.sock"))
+}
+
+func startQEMUAt(t *testing.T, sock string) *qemu {
+	t.Helper()
+	q := &qemu{sock: sock, done: make(chan struct{})}
+	q.cmd = exec.Command("qemu-system-x86_64", "-accel", "tcg", "-display", "none", "-nodefaults", "-vga", "std",
+		"-m", "64", "-vnc", "unix:"+q.sock,
+		"-trace", "input_event_*")
+	stderr, err := q.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.cmd.Start(); err != nil {
+		t.Fatalf("start qemu: %v", err)
+	}
+	go func() {
+		defer close(q.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			q.mu.Lock()
+			q.trace = append(q.trace, sc.Text())
+			q.mu.Unlock()
+		}
+		_ = q.cmd.Wait()
+	}()
+	t.Cleanup(q.kill)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(q.sock); err == nil {
+			return q
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("qemu vnc socket %s did not appear; stderr: %s", q.sock, q.traceText())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (q *qemu) kill() {
+	_ = q.cmd.Process.Kill()
+	<-q.done
+}
+
+func (q *qemu) traceText() string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return strings.Join(q.trace, "\n")
+}
+
+// waitTrace waits until a trace line contains want.
+func (q *qemu) waitTrace(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(q.traceText(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("qemu trace has no %q:\n%s", want, q.traceText())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestQEMU(t *testing.T) {
+	q := startQEMU(t)
+	fb := &capture.Framebuffer{}
+	c := New(Config{Addr: "unix:" + q.sock, Framebuffer: fb, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-runDone })
+
+	waitFor(t, 20*time.Second, "connection and a first update", func() bool { return c.Stats().Updates > 0 })
+	m := c.Mode()
+	t.Logf("mode %+v, stats %+v", m, c.Stats())
+	if m.Width < 640 || m.Height < 200 {
+		t.Fatalf("mode %dx%d, want a VGA text or graphics mode", m.Width, m.Height)
+	}
+	if w, h := fb.Size(); w != m.Width || h != m.Height {
+		t.Fatalf("framebuffer %dx%d, mode %dx%d", w, h, m.Width, m.Height)
+	}
+	waitFor(t, 10*time.Second, "QEMU's -257 (relative, no tablet) and -258 ack", func() bool { return c.Relative() && c.ExtendedKeys() })
+	// The screen is not black: SeaBIOS prints its banner.
+	waitFor(t, 20*time.Second, "text on the screen", func() bool { return !capture.NewMonitor(fb, capture.MonitorConfig{}).Check().Black })
+
+	// Relative motion arrives in QEMU as exactly these deltas.
+	if err := c.PointerRel(0, 7, -3); err != nil {
+		t.Fatal(err)
+	}
+	q.waitTrace(t, "axis x, value 7")
+	q.waitTrace(t, "axis y, value -3")
+	if err := c.PointerRel(1, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	q.waitTrace(t, "button left, down 1")
+	if err := c.PointerRel(0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	q.waitTrace(t, "button left, down 0")
+	// An extended key: Up arrow, E0 48, is key number 0xc8 (200).
+	if err := c.Key(true, 0xff52, 0xc8); err != nil {
+		t.Fatal(err)
+	}
+	q.waitTrace(t, "qcode up, down 1")
+	if err := c.Key(false, 0xff52, 0xc8); err != nil {
+		t.Fatal(err)
+	}
+	q.waitTrace(t, "qcode up, down 0")
+
+	// Killing QEMU ends the connection with a specific error; a new QEMU on the same socket is picked up.
+	connects := c.Stats().Connects
+	q.kill()
+	waitFor(t, 10*time.Second, "disconnect", func() bool { return !c.Connected() })
+	if err := c.Stats().LastError; err == nil {
+		t.Fatal("no error recorded for the lost connection")
+	} else {
+		t.Logf("after kill: %v", err)
+	}
+	_ = os.Remove(q.sock)
+	startQEMUAt(t, q.sock)
+	waitFor(t, 30*time.Second, "reconnect", func() bool { return c.Stats().Connects > connects && c.Stats().Updates > 0 })
+}
