@@ -1,0 +1,121 @@
+// Loss: the stream runs inside a network namespace of our own whose loopback traffic goes through loco-netem
+// (an iptables NFQUEUE rule; this kernel has no netem qdisc): 5 % loss, 30 ms ± 10 ms delay each way. Measured in the
+// browser: the longest freeze (longest time between two newly shown frames) and, after total outages long enough that
+// the decoder must get a fresh keyframe, the time from the end of the outage to the first frame painted after it.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { launch } from './browser.mjs';
+import { cacheDir, repoRoot } from './components.mjs';
+import { guard, measured } from './figure.mjs';
+import { freePort, sleep, start, stop, tcpReady, waitFor } from './proc.mjs';
+import { novncSettings, startAgent, startSynth } from './scenarios.mjs';
+import { longestGap } from './stats.mjs';
+import { readPaintLog } from './synth.mjs';
+
+export const lossPaths = ['novnc', 'vp8', 'h264'];
+const outageMs = 300;
+
+function sh(cmd, args) { return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString(); }
+
+function buildNetem() {
+  const bin = path.join(cacheDir, 'bin', 'loco-netem');
+  execFileSync('go', ['build', '-o', bin, './bench/cmd/loco-netem'], { cwd: path.join(repoRoot, 'hack'), stdio: 'pipe' });
+  return bin;
+}
+
+async function withNamespace(fn) {
+  const ns = `loco-bench-${process.pid}`;
+  sh('ip', ['netns', 'add', ns]);
+  try {
+    sh('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+    return await fn(ns);
+  } finally {
+    try { sh('ip', ['netns', 'pids', ns]).split('\n').filter(Boolean).forEach((p) => { try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ } }); } catch { /* gone */ }
+    try { sh('ip', ['netns', 'del', ns]); } catch { /* gone */ }
+  }
+}
+
+const impair = (ns, on) => sh('ip', ['netns', 'exec', ns, 'iptables', on ? '-I' : '-D', 'OUTPUT', '-j', 'NFQUEUE', '--queue-num', '0', '--queue-bypass']);
+
+async function measurePath(env, ns, netem, browser, which, plan, log) {
+  const prefix = ['ip', 'netns', 'exec', ns];
+  const penv = { ...env, prefix, browser };
+  const name = `loss-${which}`;
+  const synth = await startSynth(penv, { scene: 'town', depth: 16, name });
+  const children = [synth.child];
+  const page = await browser.ctx.newPage();
+  try {
+    if (which === 'novnc') {
+      const wsPort = await freePort();
+      children.push(start('websockify', [`127.0.0.1:${wsPort}`, `127.0.0.1:${synth.port}`], { logFile: path.join(env.dir, `${name}.websockify.log`), prefix }));
+      await sleep(500);
+      await page.goto(`http://127.0.0.1:${wsPort}/__bench/novnc.html`);
+      await page.waitForFunction(() => window.pageReady === true);
+      await page.evaluate((o) => window.startNoVNC(o), { url: `ws://127.0.0.1:${wsPort}`, ...novncSettings.town });
+    } else {
+      const agent = await startAgent(penv, { vncPort: synth.port, codec: which, name });
+      children.push(agent.child);
+      await page.goto(`${agent.base}/__bench/webrtc.html`);
+      await page.waitForFunction(() => window.pageReady === true);
+      await page.evaluate((o) => window.connect(o), { url: '/whep', codec: which });
+    }
+    await sleep(1000);
+    impair(ns, true);
+    try {
+      await sleep(1000);
+      await page.evaluate(() => window.benchReset());
+      await sleep(plan.lossSecs * 1000);
+      const steady = await page.evaluate(() => window.bench.samples);
+      const ends = [];
+      for (let i = 0; i < plan.bursts; i++) {
+        process.kill(netem.pid, 'SIGUSR1');
+        await sleep(outageMs);
+        process.kill(netem.pid, 'SIGUSR2');
+        ends.push(Date.now());
+        await sleep(2500);
+      }
+      const all = await page.evaluate(() => window.bench.samples);
+      const painted = readPaintLog(synth.paintLog);
+      const back = ends.map((end) => {
+        const first = all.find(([stamp, shown]) => shown > end && (painted.get(stamp) ?? 0) >= end);
+        return first ? first[1] - end : NaN;
+      });
+      log(`loss ${which}: longest freeze ${longestGap(steady).toFixed(0)} ms over ${steady.length} frames; picture back ${back.map((b) => b.toFixed(0)).join(', ')} ms`);
+      return {
+        longestFreeze: measured(steady.length > 1 ? longestGap(steady) : NaN, 'ms', { frames: steady.length, secs: plan.lossSecs }),
+        pictureBack: measured(Math.max(...back), 'ms', { outageMs, each: back }),
+      };
+    } finally {
+      impair(ns, false);
+    }
+  } finally {
+    await page.close().catch(() => {});
+    for (const c of children.reverse()) await stop(c);
+  }
+}
+
+export async function lossFigures(env, plan, need, log) {
+  const out = {};
+  await withNamespace(async (ns) => {
+    let netemBin;
+    try { netemBin = buildNetem(); } catch (err) { throw new Error(`loco-netem does not build: ${err.stderr || err}`); }
+    const netem = start(netemBin, ['--loss=0.05', '--delay=30ms', '--jitter=10ms'], { logFile: path.join(env.dir, 'netem.log'), prefix: ['ip', 'netns', 'exec', ns] });
+    const browser = await launch({ wrapper: ['ip', 'netns', 'exec', ns] });
+    try {
+      await sleep(300);
+      if (netem.exited) throw new Error('loco-netem exited (see netem.log)');
+      for (const which of lossPaths) {
+        out[which] = await guard(['longestFreeze', 'pictureBack'], async () => {
+          need(...(which === 'novnc' ? ['vncsynth'] : ['vncsynth', 'agent']));
+          return measurePath(env, ns, netem, browser, which, plan, log);
+        }, log);
+      }
+    } finally {
+      await browser.close();
+      await stop(netem);
+    }
+  }).catch((err) => {
+    for (const which of lossPaths) out[which] ??= { longestFreeze: { missing: String(err.message).slice(0, 200), cause: 'error' }, pictureBack: { missing: String(err.message).slice(0, 200), cause: 'error' } };
+  });
+  return out;
+}

@@ -1,0 +1,120 @@
+// One measured stream: the synthetic VNC server showing a scene, watched either through websockify + noVNC (the
+// baseline) or through the agent's WebRTC (WHEP) in Chromium; latency, frames shown, bytes and CPU over a window.
+import path from 'node:path';
+import { CpuMeter, freePort, sleep, start, stop, tcpReady, waitFor } from './proc.mjs';
+import { browserPids } from './browser.mjs';
+import { latencyFigures } from './stats.mjs';
+import { readPaintLog, synthArgs } from './synth.mjs';
+
+/** noVNC's best settings per scene: JPEG quality and zlib level it asks the server for (Tight/ZRLE picked by noVNC). */
+export const novncSettings = {
+  town: { quality: 6, compression: 2 }, // noVNC's own defaults: good picture, small changes compress well
+  still: { quality: 6, compression: 2 },
+  motion: { quality: 2, compression: 1 }, // low JPEG quality, light zlib: the fastest Tight gets on full motion
+};
+
+/** startSynth starts the synthetic VNC server; returns {child, port, paintLog}. */
+export async function startSynth(env, { scene, depth, name }) {
+  const port = await freePort();
+  const paintLog = path.join(env.dir, `${name}.paint.log`);
+  const child = start(env.bins.vncsynth.path, synthArgs({ listen: `127.0.0.1:${port}`, scene, depth, paintLog }),
+    { logFile: path.join(env.dir, `${name}.synth.log`), prefix: env.prefix });
+  await tcpReady(port);
+  return { child, port, paintLog };
+}
+
+/** startAgent starts loco-agent attached to a VNC server, serving WHEP itself. */
+export async function startAgent(env, { vncPort, codec, name, extra = [] }) {
+  const http = await freePort();
+  const grpcPort = await freePort();
+  const udp = await freePort();
+  const child = start(env.bins.agent.path, [
+    `--instance-id=${name}`, `--vnc=127.0.0.1:${vncPort}`, '--direct-whep', `--codec=${codec}`,
+    `--http-listen=127.0.0.1:${http}`, `--grpc-listen=127.0.0.1:${grpcPort}`, '--audio=off',
+    `--ice-udp-port=${udp}`, '--ice-tcp-port=0', '--allow-loopback', ...extra,
+  ], { logFile: path.join(env.dir, `${name}.agent.log`), prefix: env.prefix });
+  await waitFor(`${name} /healthz`, async () => {
+    if (child.exited) throw new Error(`loco-agent exited (see ${name}.agent.log)`);
+    return tcpReady(http, '127.0.0.1', 500).then(() => true, () => false);
+  }, 30000);
+  return { child, http, base: `http://127.0.0.1:${http}` };
+}
+
+async function measureWindow(env, page, pids, secs) {
+  const serverCpu = new CpuMeter(() => pids);
+  const browserCpu = new CpuMeter(() => browserPids(env.browser.userDataDir));
+  await page.evaluate(() => window.benchReset());
+  const before = await page.evaluate(() => (window.stats ? window.stats() : null));
+  serverCpu.begin();
+  browserCpu.begin();
+  const t0 = Date.now();
+  await sleep(secs * 1000);
+  const bench = await page.evaluate(() => ({ ...window.bench }));
+  const after = await page.evaluate(() => (window.stats ? window.stats() : null));
+  const windowSecs = (Date.now() - t0) / 1000;
+  return { bench, before, after, windowSecs, serverCpu: serverCpu.end(), browserCpu: browserCpu.end() };
+}
+
+function figures(m, paintLog, bytes) {
+  const painted = readPaintLog(paintLog);
+  const lat = latencyFigures(m.bench.samples, painted, m.windowSecs);
+  return {
+    p50: lat.p50, p95: lat.p95, p99: lat.p99, fps: lat.framesShownPerSec,
+    mbps: (bytes * 8) / m.windowSecs / 1e6,
+    serverCpu: m.serverCpu, browserCpu: m.browserCpu,
+    detail: { matched: lat.matched, unmatched: lat.unmatched, undecoded: m.bench.undecoded, ticks: m.bench.ticks,
+      errors: m.bench.errors },
+  };
+}
+
+/** runNoVNC measures noVNC through websockify on one scene. */
+export async function runNoVNC(env, { scene, depth, secs, warmup = 1 }) {
+  const name = `novnc-${scene}-${depth}`;
+  const synth = await startSynth(env, { scene, depth, name });
+  const wsPort = await freePort();
+  const ws = start('websockify', [`127.0.0.1:${wsPort}`, `127.0.0.1:${synth.port}`],
+    { logFile: path.join(env.dir, `${name}.websockify.log`), prefix: env.prefix });
+  const page = await env.browser.ctx.newPage();
+  try {
+    await tcpReady(wsPort);
+    await page.goto(`http://127.0.0.1:${wsPort}/__bench/novnc.html`);
+    await page.waitForFunction(() => window.pageReady === true);
+    const s = novncSettings[scene];
+    await page.evaluate((o) => window.startNoVNC(o), { url: `ws://127.0.0.1:${wsPort}`, ...s });
+    await sleep(warmup * 1000);
+    const m = await measureWindow(env, page, [ws.pid], secs);
+    const f = figures(m, synth.paintLog, m.bench.wsBytes);
+    f.detail.encodings = await page.evaluate(() => [...(window.encodingsSeen ?? [])]);
+    f.detail.settings = s;
+    return f;
+  } finally {
+    await page.close().catch(() => {});
+    await stop(ws);
+    await stop(synth.child);
+  }
+}
+
+/** runWebRTC measures the agent's WebRTC stream (WHEP straight to the agent) on one scene with one codec. */
+export async function runWebRTC(env, { scene, depth, codec, secs, warmup = 2 }) {
+  const name = `${codec}-${scene}-${depth}`;
+  const synth = await startSynth(env, { scene, depth, name });
+  let agent;
+  const page = await env.browser.ctx.newPage();
+  try {
+    agent = await startAgent(env, { vncPort: synth.port, codec, name });
+    await page.goto(`${agent.base}/__bench/webrtc.html`);
+    await page.waitForFunction(() => window.pageReady === true);
+    await page.evaluate((o) => window.connect(o), { url: '/whep', codec });
+    await sleep(warmup * 1000);
+    const m = await measureWindow(env, page, [agent.child.pid], secs);
+    const f = figures(m, synth.paintLog, m.after.transportBytes - m.before.transportBytes);
+    f.detail.codec = m.after.codec;
+    f.detail.pli = m.after.pliCount - m.before.pliCount;
+    f.detail.framesDecoded = m.after.framesDecoded - m.before.framesDecoded;
+    return f;
+  } finally {
+    await page.close().catch(() => {});
+    if (agent) await stop(agent.child);
+    await stop(synth.child);
+  }
+}
