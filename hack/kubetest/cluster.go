@@ -155,7 +155,7 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + p.saPub, "--service-account-signing-key-file=" + p.saKey,
 		"--service-cluster-ip-range=10.96.0.0/16", "--endpoint-reconciler-type=none",
-		"--allow-privileged=false", "--profiling=false", "--v=1",
+		"--profiling=false", "--v=1",
 	}
 	api, err := startComponent(c.Dir, "kube-apiserver", filepath.Join(c.BinDir, "kube-apiserver"),
 		append(apiArgs, opts.APIServerArgs...)...)
