@@ -10,26 +10,6 @@ import (
 	"github.com/loco-cluster/loco/hack/kubetest"
 )
 
-// hostPathPVs are pre-provisioned volumes for the emulators' volumeClaimTemplates (the test cluster has no
-// storage provisioner); the PersistentVolume controller binds the claims to them.
-func hostPathPVs(n int) string {
-	var b strings.Builder
-	for i := range n {
-		fmt.Fprintf(&b, `---
-apiVersion: v1
-kind: PersistentVolume
-metadata:
-  name: kwok-pv-%d
-spec:
-  capacity: {storage: 4Gi}
-  accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Delete
-  hostPath: {path: /tmp/kwok-pv-%d}
-`, i, i)
-	}
-	return b.String()
-}
-
 // TestLocalOverlayOnKwok applies the local overlay to a control plane with kube-controller-manager, kube-scheduler
 // and 3 kwok nodes: the StatefulSet's pods and the broker become Ready (one game per node: hostPort 8443); then,
 // as the broker's ServiceAccount (a real token), everything its Role grants works and everything else is
@@ -40,13 +20,13 @@ func TestLocalOverlayOnKwok(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 
-	if _, err := c.KubectlInput(ctx, c.Kubeconfig, hostPathPVs(3), "apply", "-f", "-"); err != nil {
+	if err := c.ProvisionVolumes(ctx, 3, "4Gi"); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
 	stream := rendered["overlay-local.yaml"]
 	applyNamespaces(ctx, t, c, stream)
-	if _, err := c.KubectlInput(ctx, c.Kubeconfig, stream, "apply", "--server-side", "--field-manager=loco-test", "-f", "-"); err != nil {
+	if err := c.Apply(ctx, stream); err != nil {
 		t.Fatal(err)
 	}
 	waitReady := func(what string) {

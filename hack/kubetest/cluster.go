@@ -52,7 +52,8 @@ type Cluster struct {
 	components []*component
 	stopOnce   sync.Once
 	kubeconfN  int
-	kubeconfMu sync.Mutex
+	volumes    int
+	mu         sync.Mutex
 }
 
 // Start launches a cluster for a test and stops it in t.Cleanup; it fails the test if the cluster cannot start.

@@ -27,6 +27,9 @@
 //     (TokenRequest through `kubectl create token`), so RBAC is checked exactly as for a pod;
 //   - ImpersonationKubeconfig(user, groups...): the admin's kubeconfig impersonating a user (for a ServiceAccount
 //     use ServiceAccountUser(namespace, name) and ServiceAccountGroups(namespace));
+//   - Apply(ctx, manifests): server-side apply as the admin;
+//   - ProvisionVolumes(ctx, n, size): n PersistentVolumes without a class, for a StatefulSet's volumeClaimTemplates
+//     (the cluster has no provisioner);
 //   - WaitFor(ctx, what, check): poll a condition with a clear error on timeout.
 //
 // The package uses only the standard library, so any module of the workspace can import it without new

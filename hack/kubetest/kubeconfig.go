@@ -36,8 +36,8 @@ func writeKubeconfig(path, server, caFile, token, as string, asGroups []string) 
 
 // nextKubeconfigPath returns a fresh file name in the cluster directory.
 func (c *Cluster) nextKubeconfigPath(kind string) string {
-	c.kubeconfMu.Lock()
-	defer c.kubeconfMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.kubeconfN++
 	return filepath.Join(c.Dir, fmt.Sprintf("%s-%d.kubeconfig", kind, c.kubeconfN))
 }
