@@ -1,0 +1,67 @@
+import { memo, useRef } from "react";
+import { badgeOf, type Instance } from "../api/types";
+import { describe, useBindVideo, useFrameCounter, useNow, useSession, useSessionStatus } from "../media/hooks";
+import { AudioControls, Meter } from "./AudioControls";
+import { Badge } from "./Badge";
+
+/** Width asked of the agent for a grid tile (maxWidth); the focus view asks for full size. */
+export const TILE_MAX_WIDTH = 640;
+
+interface Props {
+  inst: Instance;
+  slot: number;
+  onOpen: (id: string) => void;
+}
+
+export const Tile = memo(function Tile({ inst, slot, onOpen }: Props) {
+  const session = useSession(inst.id, TILE_MAX_WIDTH);
+  const st = useSessionStatus(session);
+  const video = useRef<HTMLVideoElement>(null);
+  const fps = useRef<HTMLSpanElement>(null);
+  useBindVideo(session, video);
+  useFrameCounter(video, fps);
+  const now = useNow(st.phase === "waiting");
+  const badge = badgeOf(inst);
+  const controller = st.input?.controller ?? inst.controller;
+  const viewers = inst.health?.viewers ?? 0;
+  return (
+    <div
+      data-testid="tile"
+      data-instance={inst.id}
+      data-phase={st.phase}
+      className="group relative aspect-[4/3] cursor-pointer overflow-hidden rounded-lg bg-black ring-1 ring-white/10 hover:ring-2 hover:ring-emerald-400"
+      onClick={() => onOpen(inst.id)}
+    >
+      <video ref={video} muted autoPlay playsInline className="h-full w-full object-contain" />
+      <div className="pointer-events-none absolute inset-x-0 top-0 flex items-center gap-2 bg-gradient-to-b from-black/80 to-transparent px-2 py-1 text-sm">
+        <kbd className="rounded bg-white/15 px-1 text-[11px]">Ctrl+{slot}</kbd>
+        <span className="truncate font-medium" data-testid="name">
+          {inst.id}
+        </span>
+        <span className="ml-auto">
+          <Badge kind={badge} title={inst.reason || inst.health?.reasons?.join("; ")} />
+        </span>
+      </div>
+      {st.phase !== "playing" && (
+        <div
+          data-testid="tile-status"
+          className="pointer-events-none absolute inset-0 flex flex-col items-center justify-center gap-1 bg-black/60 text-sm"
+        >
+          <span>{describe(st, now)}</span>
+          {st.error && <span className="max-w-[90%] truncate text-xs text-neutral-400">{st.error}</span>}
+        </div>
+      )}
+      <div className="absolute inset-x-0 bottom-0 flex items-center gap-2 bg-gradient-to-t from-black/80 to-transparent px-2 py-1 text-xs">
+        <Meter id={inst.id} />
+        <AudioControls id={inst.id} />
+        <span ref={fps} className="tabular-nums text-neutral-400" />
+        <span className="ml-auto flex items-center gap-2">
+          {controller?.id && <span title="holds control">🎮 {controller.name || controller.id}</span>}
+          <span data-testid="viewers" title="viewers">
+            👁 {viewers}
+          </span>
+        </span>
+      </div>
+    </div>
+  );
+});
