@@ -132,7 +132,7 @@ func Run(ctx context.Context, cfg *config.Broker, opts Options, log *slog.Logger
 		ReadHeaderTimeout: 10 * time.Second,
 		// Long-lived requests (SSE) end when the broker stops.
 		BaseContext: func(net.Listener) context.Context { return ctx },
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
 	var wg sync.WaitGroup
