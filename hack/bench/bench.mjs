@@ -61,7 +61,7 @@ try {
         const key = `${scene}/${depth}`;
         const row = (results.streams[key] = {});
         log(`stream ${key}: noVNC`);
-        row.novnc = await guard(streamKeys, async () => { need('vncsynth'); return asFigures(await runNoVNC(env, { scene, depth, secs: plan.secs, warmup: plan.warmup })); }, log);
+        row.novnc = await guard(streamKeys, async () => { need('vncsynth', 'tightproxy'); return asFigures(await runNoVNC(env, { scene, depth, secs: plan.secs, warmup: plan.warmup })); }, log);
         for (const codec of ['vp8', 'h264']) {
           log(`stream ${key}: ${codec}`);
           row[codec] = await guard(streamKeys, async () => { need('vncsynth', 'agent'); return asFigures(await runWebRTC(env, { scene, depth, codec, secs: plan.secs, warmup: plan.warmup })); }, log);

@@ -33,7 +33,9 @@ export const chromiumFlags = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--autoplay-policy=no-user-gesture-required', '--allow-loopback-in-peer-connection',
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  // Pages fulfilled by routePages have no network address of their own, so Chromium's Local Network Access checks
+  // would block their WebSocket to 127.0.0.1: turned off along with the mDNS hiding of ICE candidates.
+  '--disable-features=WebRtcHideLocalIpsWithMdns,LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests',
   // A hidden page must not be throttled: the measurement runs in the background.
   '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
   '--disable-backgrounding-occluded-windows',

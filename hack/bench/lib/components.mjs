@@ -14,6 +14,9 @@ const programs = {
   vncsynth: { module: 'agent', pkg: './cmd/loco-vncsynth', bin: 'loco-vncsynth' },
   agent: { module: 'agent', pkg: './cmd/loco-agent', bin: 'loco-agent' },
   broker: { module: 'broker', pkg: './cmd/loco-broker', bin: 'loco-broker' },
+  // The harness's own helpers: Tight re-encoding for the noVNC baseline, user-space netem for the loss test.
+  tightproxy: { module: 'hack', pkg: './bench/cmd/loco-tightproxy', bin: 'loco-tightproxy' },
+  netem: { module: 'hack', pkg: './bench/cmd/loco-netem', bin: 'loco-netem' },
 };
 
 function goBuild(dir, out, pkg) {

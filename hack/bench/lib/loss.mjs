@@ -5,10 +5,9 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { launch } from './browser.mjs';
-import { cacheDir, repoRoot } from './components.mjs';
 import { guard, measured } from './figure.mjs';
-import { freePort, sleep, start, stop, tcpReady, waitFor } from './proc.mjs';
-import { novncSettings, startAgent, startSynth } from './scenarios.mjs';
+import { sleep, start, stop } from './proc.mjs';
+import { novncSettings, startAgent, startNoVNCServer, startSynth } from './scenarios.mjs';
 import { longestGap } from './stats.mjs';
 import { readPaintLog } from './synth.mjs';
 
@@ -16,12 +15,6 @@ export const lossPaths = ['novnc', 'vp8', 'h264'];
 const outageMs = 300;
 
 function sh(cmd, args) { return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString(); }
-
-function buildNetem() {
-  const bin = path.join(cacheDir, 'bin', 'loco-netem');
-  execFileSync('go', ['build', '-o', bin, './bench/cmd/loco-netem'], { cwd: path.join(repoRoot, 'hack'), stdio: 'pipe' });
-  return bin;
-}
 
 async function withNamespace(fn) {
   const ns = `loco-bench-${process.pid}`;
@@ -46,9 +39,9 @@ async function measurePath(env, ns, netem, browser, which, plan, log) {
   const page = await browser.ctx.newPage();
   try {
     if (which === 'novnc') {
-      const wsPort = await freePort();
-      children.push(start('websockify', [`127.0.0.1:${wsPort}`, `127.0.0.1:${synth.port}`], { logFile: path.join(env.dir, `${name}.websockify.log`), prefix }));
-      await sleep(500);
+      const srv = await startNoVNCServer(penv, synth, name);
+      children.push(srv.ws, srv.tight);
+      const { wsPort } = srv;
       await page.goto(`http://127.0.0.1:${wsPort}/__bench/novnc.html`);
       await page.waitForFunction(() => window.pageReady === true);
       await page.evaluate((o) => window.startNoVNC(o), { url: `ws://127.0.0.1:${wsPort}`, ...novncSettings.town });
@@ -97,16 +90,15 @@ async function measurePath(env, ns, netem, browser, which, plan, log) {
 export async function lossFigures(env, plan, need, log) {
   const out = {};
   await withNamespace(async (ns) => {
-    let netemBin;
-    try { netemBin = buildNetem(); } catch (err) { throw new Error(`loco-netem does not build: ${err.stderr || err}`); }
-    const netem = start(netemBin, ['--loss=0.05', '--delay=30ms', '--jitter=10ms'], { logFile: path.join(env.dir, 'netem.log'), prefix: ['ip', 'netns', 'exec', ns] });
+    need('netem');
+    const netem = start(env.bins.netem.path, ['--loss=0.05', '--delay=30ms', '--jitter=10ms'], { logFile: path.join(env.dir, 'netem.log'), prefix: ['ip', 'netns', 'exec', ns] });
     const browser = await launch({ wrapper: ['ip', 'netns', 'exec', ns] });
     try {
       await sleep(300);
       if (netem.exited) throw new Error('loco-netem exited (see netem.log)');
       for (const which of lossPaths) {
         out[which] = await guard(['longestFreeze', 'pictureBack'], async () => {
-          need(...(which === 'novnc' ? ['vncsynth'] : ['vncsynth', 'agent']));
+          need(...(which === 'novnc' ? ['vncsynth', 'tightproxy'] : ['vncsynth', 'agent']));
           return measurePath(env, ns, netem, browser, which, plan, log);
         }, log);
       }

@@ -52,7 +52,7 @@ function ratio(ours, base) {
 
 const streamRows = [
   ['p50', 'latency p50'], ['p95', 'latency p95'], ['p99', 'latency p99'], ['fps', 'frames shown/s'],
-  ['mbps', 'bandwidth (Mbit/s)'], ['serverCpu', 'server CPU (agent / websockify)'], ['browserCpu', 'browser CPU per stream'],
+  ['mbps', 'bandwidth (Mbit/s)'], ['serverCpu', 'server CPU (agent / Tight encoding + websockify)'], ['browserCpu', 'browser CPU per stream'],
 ];
 
 const streamTargets = {

@@ -1,10 +1,11 @@
 // One measured stream: the synthetic VNC server showing a scene, watched either through websockify + noVNC (the
 // baseline) or through the agent's WebRTC (WHEP) in Chromium; latency, frames shown, bytes and CPU over a window.
 import path from 'node:path';
-import { CpuMeter, freePort, sleep, start, stop, tcpReady, waitFor } from './proc.mjs';
+import { CpuMeter, descendants, freePort, sleep, start, stop, tcpReady, waitFor } from './proc.mjs';
 import { browserPids } from './browser.mjs';
 import { latencyFigures } from './stats.mjs';
 import { readPaintLog, synthArgs } from './synth.mjs';
+import { pointerPoker } from './rfbpoke.mjs';
 
 /** noVNC's best settings per scene: JPEG quality and zlib level it asks the server for (Tight/ZRLE picked by noVNC). */
 export const novncSettings = {
@@ -20,7 +21,10 @@ export async function startSynth(env, { scene, depth, name }) {
   const child = start(env.bins.vncsynth.path, synthArgs({ listen: `127.0.0.1:${port}`, scene, depth, paintLog }),
     { logFile: path.join(env.dir, `${name}.synth.log`), prefix: env.prefix });
   await tcpReady(port);
-  return { child, port, paintLog };
+  // A still screen is painted (and stamped) only when something changes: move the pointer 5 times a second.
+  const stopPoker = scene === 'still' ? await pointerPoker(port, 200) : () => {};
+  const done = child.done.then(() => stopPoker());
+  return { child, port, paintLog, stopPoker, done };
 }
 
 /** startAgent starts loco-agent attached to a VNC server, serving WHEP itself. */
@@ -41,7 +45,8 @@ export async function startAgent(env, { vncPort, codec, name, extra = [] }) {
 }
 
 async function measureWindow(env, page, pids, secs) {
-  const serverCpu = new CpuMeter(() => pids);
+  // websockify serves each connection from a forked process: count every descendant.
+  const serverCpu = new CpuMeter(() => pids.flatMap((p) => descendants(p)));
   const browserCpu = new CpuMeter(() => browserPids(env.browser.userDataDir));
   await page.evaluate(() => window.benchReset());
   const before = await page.evaluate(() => (window.stats ? window.stats() : null));
@@ -67,29 +72,44 @@ function figures(m, paintLog, bytes) {
   };
 }
 
+/**
+ * startNoVNCServer puts what noVNC talks to in front of a synthetic server: loco-tightproxy (the Tight encoding a
+ * real VNC server gives noVNC; the synthetic one speaks Raw only) and websockify.
+ */
+export async function startNoVNCServer(env, synth, name) {
+  const tightPort = await freePort();
+  const tight = start(env.bins.tightproxy.path, [`--listen=127.0.0.1:${tightPort}`, `--upstream=127.0.0.1:${synth.port}`],
+    { logFile: path.join(env.dir, `${name}.tightproxy.log`), prefix: env.prefix });
+  const wsPort = await freePort();
+  const ws = start('websockify', [`127.0.0.1:${wsPort}`, `127.0.0.1:${tightPort}`],
+    { logFile: path.join(env.dir, `${name}.websockify.log`), prefix: env.prefix });
+  await tcpReady(tightPort);
+  await tcpReady(wsPort);
+  return { tight, ws, wsPort, stop: async () => { await stop(ws); await stop(tight); } };
+}
+
 /** runNoVNC measures noVNC through websockify on one scene. */
 export async function runNoVNC(env, { scene, depth, secs, warmup = 1 }) {
   const name = `novnc-${scene}-${depth}`;
   const synth = await startSynth(env, { scene, depth, name });
-  const wsPort = await freePort();
-  const ws = start('websockify', [`127.0.0.1:${wsPort}`, `127.0.0.1:${synth.port}`],
-    { logFile: path.join(env.dir, `${name}.websockify.log`), prefix: env.prefix });
+  const srv = await startNoVNCServer(env, synth, name);
+  const { wsPort } = srv;
   const page = await env.browser.ctx.newPage();
   try {
-    await tcpReady(wsPort);
     await page.goto(`http://127.0.0.1:${wsPort}/__bench/novnc.html`);
     await page.waitForFunction(() => window.pageReady === true);
     const s = novncSettings[scene];
     await page.evaluate((o) => window.startNoVNC(o), { url: `ws://127.0.0.1:${wsPort}`, ...s });
     await sleep(warmup * 1000);
-    const m = await measureWindow(env, page, [ws.pid], secs);
+    // Server side of the baseline: websockify plus the Tight encoding (which a real VNC server does itself).
+    const m = await measureWindow(env, page, [srv.ws.pid, srv.tight.pid], secs);
     const f = figures(m, synth.paintLog, m.bench.wsBytes);
     f.detail.encodings = await page.evaluate(() => [...(window.encodingsSeen ?? [])]);
     f.detail.settings = s;
     return f;
   } finally {
     await page.close().catch(() => {});
-    await stop(ws);
+    await srv.stop();
     await stop(synth.child);
   }
 }
