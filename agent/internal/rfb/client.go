@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,6 +94,8 @@ type Client struct {
 
 	subMu sync.Mutex
 	subs  []chan<- struct{}
+
+	dialer func(ctx context.Context) (net.Conn, error) // replaces dialing Addr in tests
 }
 
 // New returns a client; it does not connect until [Client.Run].

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"time"
 
@@ -46,7 +47,13 @@ func (s *session) failure() error {
 
 func (s *session) run(ctx context.Context) error {
 	c := s.client
-	nc, err := dial(ctx, c.cfg.Addr, c.cfg.DialTimeout)
+	var nc net.Conn
+	var err error
+	if c.dialer != nil {
+		nc, err = c.dialer(ctx)
+	} else {
+		nc, err = dial(ctx, c.cfg.Addr, c.cfg.DialTimeout)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: dial %s: %w", ErrConnectionLost, c.cfg.Addr, err)
 	}
@@ -97,7 +104,16 @@ func (s *session) run(ctx context.Context) error {
 	}()
 
 	if err := s.start(); err != nil {
-		return s.fail(err)
+		// The write failed because the connection broke; the message loop may be about to report why (a server
+		// that sent garbage and closed), which is the better reason.
+		select {
+		case <-s.conn.Done():
+		case <-time.After(time.Second):
+		}
+		if ferr := s.failure(); ferr != nil {
+			return ferr
+		}
+		return err
 	}
 	<-s.conn.Done()
 	return s.endReason(ctx)

@@ -1,0 +1,93 @@
+package rfb
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/loco-cluster/loco/agent/internal/capture"
+)
+
+// serverPreamble is an RFB 3.8 server's side of the handshake, no authentication, a 16x8 32-bit screen.
+func serverPreamble() []byte {
+	b := []byte("RFB 003.008\n")
+	b = append(b, 1, 1)       // one security type: None
+	b = append(b, 0, 0, 0, 0) // SecurityResult OK
+	b = append(b, 0, 16, 0, 8)
+	b = append(b, 32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0)
+	b = binary.BigEndian.AppendUint32(b, 4)
+	return append(b, "fuzz"...)
+}
+
+// runScripted runs one client session against a server that sends the preamble, then script, then closes.
+func runScripted(t testing.TB, script []byte) error {
+	fb := &capture.Framebuffer{}
+	c := New(Config{Addr: "pipe", Framebuffer: fb, Logger: slog.New(slog.DiscardHandler), UpdateTimeout: time.Second})
+	c.dialer = func(context.Context) (net.Conn, error) {
+		cli, srv := net.Pipe()
+		go func() {
+			drained := make(chan struct{})
+			go func() { _, _ = io.Copy(io.Discard, srv); close(drained) }()
+			_, _ = srv.Write(serverPreamble())
+			_, _ = srv.Write(script)
+			// Stay open a moment (the client may still be writing), then close.
+			select {
+			case <-drained:
+			case <-time.After(100 * time.Millisecond):
+			}
+			_ = srv.Close()
+		}()
+		return cli, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	worked, err := c.Session(ctx)
+	if ctx.Err() != nil {
+		t.Fatalf("session did not end: %v", err)
+	}
+	if err == nil {
+		t.Fatal("session ended without an error")
+	}
+	_ = worked
+	return err
+}
+
+func TestSessionScripts(t *testing.T) {
+	cases := []struct {
+		name   string
+		script []byte
+		want   error
+	}{
+		{"clean close", nil, ErrConnectionLost},
+		{"bell, colour map and cut text are skipped", append([]byte{2, 1, 0, 0, 0, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 3, 0, 0, 0, 0, 0, 0, 2, 'h', 'i'}, 99), ErrUnknownMessage},
+		{"update then unknown encoding", append(append([]byte{0}, update(1, rawRect(nil, 0, 0, 16, 8))...), fbUpdate(0, 0, 1, 1, 5)...), ErrUnknownEncoding},
+		{"truncated colour map", []byte{1, 0, 0, 0, 0, 9}, ErrConnectionLost},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := runScripted(t, tc.script); !errors.Is(err, tc.want) {
+				t.Fatalf("err %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzSession runs whole client sessions against servers that send arbitrary bytes after the handshake: every
+// session must end with an error, never a panic or a hang.
+func FuzzSession(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{2, 2, 2})
+	f.Add(append([]byte{0}, update(1, rawRect(nil, 0, 0, 16, 8))...))
+	f.Add(fbUpdate(0, 0, 32, 32, EncodingDesktopSize))
+	f.Add([]byte{1, 0, 0, 250, 0, 20})
+	f.Add([]byte{3, 0, 0, 0, 0, 0, 0, 3, 'a', 'b', 'c'})
+	f.Add([]byte{255, 1, 0, 1})
+	f.Fuzz(func(t *testing.T, script []byte) {
+		_ = runScripted(t, script)
+	})
+}
