@@ -142,8 +142,7 @@ func (p *Pacer) deliver(keepAlive bool) uint64 {
 		f.KeepAlive = keepAlive
 		seq = f.Seq
 		if err := p.sink.WriteFrame(f); err != nil {
-			p.sinkErrors.Add(1)
-			p.lastErr.Store(&err)
+			p.recordError(err)
 		}
 	})
 	p.frames.Add(1)
@@ -152,4 +151,10 @@ func (p *Pacer) deliver(keepAlive bool) uint64 {
 	}
 	p.rate.Mark()
 	return seq
+}
+
+// recordError counts a sink error and keeps it (a separate function so the success path allocates nothing).
+func (p *Pacer) recordError(err error) {
+	p.sinkErrors.Add(1)
+	p.lastErr.Store(&err)
 }
