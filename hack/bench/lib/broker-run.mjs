@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { attachAgents, measureBroker, sseViewers, whepRate } from './brokerscale.mjs';
 import { guard, measured } from './figure.mjs';
-import { freePort, sleep, start, stop, tcpReady, waitFor } from './proc.mjs';
+import { freePort, rssBytes, sleep, start, stop, tcpReady, waitFor } from './proc.mjs';
 
 export async function brokerFigures(env, plan, need, log) {
   const keys = ['rss', 'cpu', 'whepPerSec'];
@@ -21,20 +21,28 @@ export async function brokerFigures(env, plan, need, log) {
       await tcpReady(http);
       await tcpReady(grpcPort);
       agents = await attachAgents(`127.0.0.1:${grpcPort}`, ids);
-      viewers = sseViewers(base, plan.viewers);
-      await waitFor(`${plan.viewers} SSE viewers`, () => viewers.counts.connected + viewers.counts.errors >= plan.viewers, 30000);
-      if (viewers.counts.errors) throw new Error(`${viewers.counts.errors} SSE viewers failed to connect`);
       // Every agent must show up as attached before anything is measured.
       await waitFor('every simulated agent attached', async () => {
         const res = await fetch(`${base}/api/instances`);
         const { instances } = await res.json();
         return instances.filter((i) => i.state !== 'INSTANCE_STATE_EXPECTED' && i.state !== 'INSTANCE_STATE_UNSPECIFIED').length >= ids.length;
       }, 60000, 500);
+      await sleep(2000);
+      const rssAgentsOnly = rssBytes(broker.pid);
+      viewers = sseViewers(base, plan.viewers);
+      let last = {};
+      await waitFor(`${plan.viewers} SSE viewers (so far ${JSON.stringify(last)})`, async () => { last = await viewers.counts(); return last.connected + last.errors >= plan.viewers; }, 60000).catch((err) => {
+        throw new Error(`${err.message}; so far ${JSON.stringify(last)}`);
+      });
+      const { errors } = await viewers.counts();
+      if (errors) throw new Error(`${errors} SSE viewers failed to connect`);
+      const e0 = (await viewers.counts()).events;
       const steady = await measureBroker(broker.pid, async () => { await sleep(plan.whepSecs * 1000); return {}; });
+      const sseEventsPerSec = ((await viewers.counts()).events - e0) / plan.whepSecs;
       const relay = await measureBroker(broker.pid, () => whepRate(base, ids, plan.whepSecs * 1000));
-      log(`broker: rss ${(steady.peakRss / 2 ** 20).toFixed(1)} MiB, cpu ${steady.cpu.toFixed(3)}, whep ${relay.perSec.toFixed(0)}/s ${JSON.stringify(relay.statuses)}, sse events ${viewers.counts.events}`);
+      log(`broker: rss ${(steady.peakRss / 2 ** 20).toFixed(1)} MiB (agents only ${(rssAgentsOnly / 2 ** 20).toFixed(1)} MiB), cpu ${steady.cpu.toFixed(3)}, whep ${relay.perSec.toFixed(0)}/s ${JSON.stringify(relay.statuses)}, SSE events ${sseEventsPerSec.toFixed(0)}/s`);
       if (relay.ok === 0) throw new Error(`no WHEP offer was answered: ${JSON.stringify(relay.statuses)}`);
-      const detail = { agents: ids.length, viewers: plan.viewers, sseEvents: viewers.counts.events, whepStatuses: relay.statuses,
+      const detail = { agents: ids.length, rssAgentsOnlyMiB: rssAgentsOnly / 2 ** 20, viewers: plan.viewers, sseEventsPerSec, whepStatuses: relay.statuses,
         answeredBySimAgents: agents.answered, relayCpu: relay.cpu, relayPeakRss: relay.peakRss };
       return {
         rss: measured(Math.max(steady.peakRss, relay.peakRss) / 2 ** 20, 'MiB', detail),

@@ -1,5 +1,6 @@
 // Broker scale: many simulated agents attached over real gRPC (loco.v1.Broker.Attach), many SSE viewers, and
 // WHEP offers relayed through the broker to the simulated agents, which answer at once.
+import { fork } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,35 +93,13 @@ export async function attachAgents(grpcAddr, ids) {
   };
 }
 
-/** sseViewers opens n GET /api/events streams and counts the events each receives. */
-export function sseViewers(base, n, onEvent) {
-  const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
-  const reqs = [];
-  const counts = { connected: 0, events: 0, errors: 0 };
-  for (let i = 0; i < n; i++) {
-    const req = http.get(`${base}/api/events`, { agent, headers: { accept: 'text/event-stream' } }, (res) => {
-      if (res.statusCode !== 200) { counts.errors++; res.resume(); return; }
-      counts.connected++;
-      res.setEncoding('utf8');
-      let buf = '';
-      res.on('data', (chunk) => {
-        buf += chunk;
-        let idx;
-        while ((idx = buf.indexOf('\n\n')) >= 0) {
-          const ev = buf.slice(0, idx);
-          buf = buf.slice(idx + 2);
-          if (/^event: instance$/m.test(ev) || /^data: /m.test(ev)) {
-            counts.events++;
-            if (onEvent && i === 0) onEvent(ev);
-          }
-        }
-      });
-      res.on('error', () => {});
-    });
-    req.on('error', () => { counts.errors++; });
-    reqs.push(req);
-  }
-  return { counts, close() { for (const r of reqs) r.destroy(); agent.destroy(); } };
+/** sseViewers opens n GET /api/events streams in a child process (lib/sse-viewers.mjs) that counts the events. */
+export function sseViewers(base, n) {
+  const child = fork(path.join(here, 'sse-viewers.mjs'), [base, String(n)], { stdio: 'inherit' });
+  return {
+    counts: () => new Promise((resolve) => { child.once('message', resolve); child.send('counts'); }),
+    close() { child.kill('SIGKILL'); },
+  };
 }
 
 /** whepRate POSTs offers with `concurrency` workers for windowMs and returns 201 answers per second. */

@@ -112,6 +112,8 @@ export function render(r) {
   out.push(`${bd ? `${bd.agents} simulated agents attached over real gRPC (\`loco.v1.Broker.Attach\`, a health report each per second) and ${bd.viewers} SSE viewers on \`/api/events\`; WHEP offers POSTed by 16 clients and answered at once by the simulated agents.` : 'Simulated agents attached over real gRPC and SSE viewers on `/api/events`; WHEP offers relayed to the simulated agents.'}`, '');
   out.push('| figure | measured | baseline | ratio |', '|---|---|---|---|');
   out.push(`| broker RSS (peak) | ${cell(b.rss, notes)} | 100 MiB (target: < 100 MB) | ${ratio(b.rss, { value: 100 })} |`);
+  if (bd?.rssAgentsOnlyMiB !== undefined) out.push(`| broker RSS with the agents attached, before the viewers | ${bd.rssAgentsOnlyMiB.toFixed(1)} MiB | 100 MiB | ${(bd.rssAgentsOnlyMiB / 100).toFixed(2)}× |`);
+  if (bd?.sseEventsPerSec !== undefined) out.push(`| SSE events delivered to the viewers, steady | ${bd.sseEventsPerSec.toFixed(0)}/s | no stated baseline | — |`);
   out.push(`| broker CPU, steady (health + SSE) | ${cell(b.cpu, notes)} | no stated baseline | — |`);
   out.push(`| WHEP offers relayed | ${cell(b.whepPerSec, notes)} | no stated baseline | — |`);
   out.push(`| pod Ready → SSE event, p50 | ${cell(r.k8s.p50, notes)} | 1,000 ms ("within a second", ARCHITECTURE.md) | ${ratio(r.k8s.p50, { value: 1000 })} |`);
