@@ -3,6 +3,8 @@ package rfb
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +21,7 @@ import (
 type qemu struct {
 	cmd  *exec.Cmd
 	sock string
+	mon  string // HMP monitor socket
 
 	mu    sync.Mutex
 	trace []string
@@ -32,10 +35,10 @@ func startQEMU(t *testing.T) *qemu {
 
 func startQEMUAt(t *testing.T, sock string) *qemu {
 	t.Helper()
-	q := &qemu{sock: sock, done: make(chan struct{})}
+	q := &qemu{sock: sock, mon: sock + ".mon", done: make(chan struct{})}
 	q.cmd = exec.Command("qemu-system-x86_64", "-accel", "tcg", "-display", "none", "-nodefaults", "-vga", "std",
-		"-m", "64", "-vnc", "unix:"+q.sock,
-		"-trace", "input_event_*")
+		"-m", "64", "-vnc", "unix:"+q.sock, "-monitor", "unix:"+q.mon+",server,nowait",
+		"-trace", "input_event_*", "-trace", "vnc_key_event_ext")
 	stderr, err := q.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +66,38 @@ func startQEMUAt(t *testing.T, sock string) *qemu {
 			t.Fatalf("qemu vnc socket %s did not appear; stderr: %s", q.sock, q.traceText())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// screendump asks QEMU for its own picture of the screen (HMP screendump, a binary PPM) and returns it as
+// width, height and RGB bytes.
+func (q *qemu) screendump(t *testing.T) (int, int, []byte) {
+	t.Helper()
+	path := filepath.Join(filepath.Dir(q.sock), fmt.Sprintf("dump-%d.ppm", time.Now().UnixNano()))
+	conn, err := net.Dial("unix", q.mon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "screendump %s\n", path); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if data, err := os.ReadFile(path); err == nil {
+			var w, h, maxv int
+			n, err := fmt.Sscanf(string(data), "P6\n%d %d\n%d\n", &w, &h, &maxv)
+			if n == 3 && err == nil {
+				hdr := len(fmt.Sprintf("P6\n%d %d\n%d\n", w, h, maxv))
+				if len(data) == hdr+w*h*3 {
+					return w, h, data[hdr:]
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no complete screendump at %s", path)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -119,6 +154,37 @@ func TestQEMU(t *testing.T) {
 		t.Fatalf("framebuffer %dx%d, mode %dx%d", w, h, m.Width, m.Height)
 	}
 	waitFor(t, 10*time.Second, "QEMU's -257 (relative, no tablet) and -258 ack", func() bool { return c.Relative() && c.ExtendedKeys() })
+	// SeaBIOS switches the VGA to its 720x400 text mode: the client follows the DesktopSize.
+	waitFor(t, 20*time.Second, "the 720x400 text mode", func() bool {
+		w, h := fb.Size()
+		m := c.Mode()
+		return w == 720 && h == 400 && m.Width == 720 && m.Height == 400
+	})
+	if c.Stats().Resizes == 0 {
+		t.Fatal("no DesktopSize counted")
+	}
+	// The framebuffer is QEMU's own picture, pixel for pixel (retry: the text cursor blinks).
+	var diff int
+	waitFor(t, 20*time.Second, "the framebuffer to equal QEMU's screendump", func() bool {
+		w, h, rgb := q.screendump(t)
+		diff = 0
+		var f capture.Frame
+		fb.Peek(&f, func(f *capture.Frame) {
+			if f.Width != w || f.Height != h {
+				diff = -1
+				return
+			}
+			for y := range h {
+				for x := range w {
+					p, o := f.Pix[y*f.Stride+x*4:], (y*w+x)*3
+					if p[2] != rgb[o] || p[1] != rgb[o+1] || p[0] != rgb[o+2] {
+						diff++
+					}
+				}
+			}
+		})
+		return diff == 0
+	})
 	// The screen is not black: SeaBIOS prints its banner.
 	waitFor(t, 20*time.Second, "text on the screen", func() bool { return !capture.NewMonitor(fb, capture.MonitorConfig{}).Check().Black })
 

@@ -18,19 +18,13 @@ import (
 // startSynth serves a synthetic VNC server on a unix socket until the test ends.
 func startSynth(t *testing.T, cfg vncsynth.Config) (*vncsynth.Server, string) {
 	t.Helper()
-	srv, err := vncsynth.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := "unix:" + filepath.Join(t.TempDir(), "vnc.sock")
-	ln, err := vncsynth.Listen(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
+	srv, addr, err := vncsynth.Start(ctx, cfg, "unix:"+filepath.Join(t.TempDir(), "vnc.sock"))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); <-srv.Done() })
 	return srv, addr
 }
 

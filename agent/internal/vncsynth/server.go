@@ -56,6 +56,8 @@ type Server struct {
 
 	cmu     sync.Mutex
 	clients map[*client]struct{}
+
+	done chan struct{} // closed when Serve returns
 }
 
 // New returns a server with its first frame (number 0) painted.
@@ -94,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		j:       newJournal(cfg.PaintLog, cfg.OnEvent),
 		clients: map[*client]struct{}{},
+		done:    make(chan struct{}),
 		sc:      &scene{name: cfg.Scene, label: cfg.Label, colour: labelColour(cfg.Label), bpp: cfg.BPP},
 	}
 	s.mu.Lock()
@@ -121,8 +124,10 @@ func (s *Server) resetLocked(w, h int) {
 	s.j.addPaint(s.frame, time.Now())
 }
 
-// Serve accepts clients on ln and paints frames until ctx is done; then it closes ln and every client.
+// Serve accepts clients on ln and paints frames until ctx is done; then it closes ln and every client. Call it
+// once.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	defer close(s.done)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -159,6 +164,33 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}
 		}()
 	}
+}
+
+// Done is closed when Serve has returned and every client goroutine has ended.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Start creates a server, listens on listen ("unix:/path" or "host:port"; port 0 picks a free one) and serves in
+// the background until ctx is done (wait on [Server.Done] after cancelling). addr is what a client dials: "unix:/path"
+// or the actual "host:port".
+//
+//	ctx, cancel := context.WithCancel(context.Background())
+//	srv, addr, err := vncsynth.Start(ctx, vncsynth.Config{Scene: vncsynth.SceneTown}, "127.0.0.1:0")
+//	t.Cleanup(func() { cancel(); <-srv.Done() })
+func Start(ctx context.Context, cfg Config, listen string) (srv *Server, addr string, err error) {
+	srv, err = New(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	ln, err := Listen(listen)
+	if err != nil {
+		return nil, "", fmt.Errorf("vncsynth: listen %s: %w", listen, err)
+	}
+	addr = listen
+	if ln.Addr().Network() == "tcp" {
+		addr = ln.Addr().String()
+	}
+	go func() { _ = srv.Serve(ctx, ln) }()
+	return srv, addr, nil
 }
 
 // Listen listens on "unix:/path" (removing a stale socket file) or "host:port".
