@@ -32,7 +32,7 @@ const { values: opts } = parseArgs({
 const only = new Set(opts.only.split(','));
 const smoke = opts.smoke;
 const plan = smoke
-  ? { smoke: true, scenes: ['town'], depths: [32], secs: 2, warmup: 1, densityMax: 2, densityWindow: 2, agents: 50, viewers: 50, whepSecs: 2, lossSecs: 3, bursts: 1 }
+  ? { smoke: true, scenes: ['town'], depths: [32], secs: 2, warmup: 1, densityMax: 1, densityWindow: 2, agents: 50, viewers: 50, whepSecs: 2, lossSecs: 2, bursts: 1 }
   : { smoke: false, scenes: ['town', 'motion', 'still'], depths: [16, 32], secs: 10, warmup: 2, densityMax: 16, densityWindow: 4, agents: 1000, viewers: 1000, whepSecs: 10, lossSecs: 20, bursts: 3 };
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loco-bench-'));
@@ -92,7 +92,14 @@ await stopAll();
 
 if (opts.json) fs.writeFileSync(opts.json, JSON.stringify(results, null, 2) + '\n');
 const md = render(results);
-if (opts.out) fs.writeFileSync(path.resolve(repoRoot, opts.out), md);
+if (opts.out) {
+  // A hand-written analysis below the marker survives regeneration (it explains figures; it holds none).
+  const file = path.resolve(repoRoot, opts.out);
+  const marker = '<!-- analysis: kept by make bench -->';
+  let kept = '';
+  try { const old = fs.readFileSync(file, 'utf8'); if (old.includes(marker)) kept = old.slice(old.indexOf(marker)); } catch { /* first run */ }
+  fs.writeFileSync(file, kept ? `${md}\n${kept}` : md);
+}
 else process.stdout.write(md);
 log('done');
 process.exit(0);

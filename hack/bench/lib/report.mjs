@@ -47,7 +47,8 @@ function cell(f, notes) {
 function ratio(ours, base) {
   if (!ours || !base || ours.missing || base.missing) return '—';
   if (base.value === 0) return ours.value === 0 ? '1.00×' : '∞';
-  return `${(ours.value / base.value).toFixed(2)}×`;
+  const q = ours.value / base.value;
+  return `${q >= 0.1 || q === 0 ? q.toFixed(2) : q.toPrecision(2)}×`;
 }
 
 const streamRows = [

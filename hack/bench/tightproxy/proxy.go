@@ -58,6 +58,7 @@ type session struct {
 	height  int
 	dirty   []image.Rectangle
 	pending bool // the client has an update request outstanding
+	ready   bool // the first upstream update arrived (before it the framebuffer is only black)
 	closed  bool
 	err     error
 	enc     *tightEncoder
@@ -160,6 +161,7 @@ func (s *session) readUpstream(r *bufio.Reader, w io.Writer) error {
 			}
 			s.mu.Lock()
 			s.dirty = append(s.dirty, rects...)
+			s.ready = true
 			s.cond.Broadcast()
 			s.mu.Unlock()
 		case 2: // Bell
@@ -251,7 +253,7 @@ func (s *session) readClient(r *bufio.Reader) error {
 func (s *session) writeClient(w *bufio.Writer) error {
 	for {
 		s.mu.Lock()
-		for !s.closed && !(s.pending && len(s.dirty) > 0) {
+		for !s.closed && !(s.ready && s.pending && len(s.dirty) > 0) {
 			s.cond.Wait()
 		}
 		if s.closed {
