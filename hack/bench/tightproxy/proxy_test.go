@@ -79,7 +79,9 @@ func startProxy(t *testing.T, upstream string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, Config{Listen: "127.0.0.1:0", Upstream: upstream}, func(a net.Addr) { addr <- a }) }()
+	go func() {
+		done <- Run(ctx, Config{Listen: "127.0.0.1:0", Upstream: upstream}, func(a net.Addr) { addr <- a })
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
