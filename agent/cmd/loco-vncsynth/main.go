@@ -10,7 +10,8 @@
 //	--width, --height  initial mode (default 800x600)
 //	--label        instance label drawn in the band; picks the band colour (default loco)
 //	--absolute     announce an absolute pointer (tablet) instead of a relative one
-//	--events-http  serve GET /events, GET /paints, GET /status, POST /mode on this address (default off)
+//	--events-http  serve GET /events, GET /paints, GET /status, POST /mode on this address (default off;
+//	               port 0 picks a free port, logged as events_http)
 //	--events-stdout print every input event as a JSON line on stdout (default true)
 //	--paint-log    append a JSON line per painted frame to this file (default off)
 //
@@ -23,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -30,6 +32,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/loco-cluster/loco/agent/internal/vncsynth"
 )
@@ -107,10 +110,16 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *listen, err)
 	}
+	httpAddr := ""
 	if *eventsHTTP != "" {
-		hs := &http.Server{Addr: *eventsHTTP, Handler: srv.Handler()}
+		hl, err := net.Listen("tcp", *eventsHTTP)
+		if err != nil {
+			return fmt.Errorf("events http %s: %w", *eventsHTTP, err)
+		}
+		httpAddr = hl.Addr().String()
+		hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
-			if err := hs.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+			if err := hs.Serve(hl); err != nil && err != http.ErrServerClosed {
 				log.Error("events http", "err", err)
 				stop()
 			}
@@ -118,7 +127,7 @@ func run() error {
 		defer hs.Close()
 	}
 	log.Info("loco-vncsynth serving", "listen", ln.Addr().String(), "scene", *scene, "bpp", *bpp, "fps", *fps,
-		"label", *label, "events_http", *eventsHTTP)
+		"label", *label, "events_http", httpAddr)
 	if err := srv.Serve(ctx, ln); err != nil && ctx.Err() == nil {
 		return err
 	}

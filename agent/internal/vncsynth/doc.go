@@ -18,7 +18,7 @@
 //
 //   - "town": a still, colourful LEGO-Loco-like town (grass, roads, a river, houses) with a few small trains moving
 //     along the roads: the common case, where a few small rectangles change per frame.
-//   - "motion": every pixel changes every frame.
+//   - "motion": every pixel changes every frame (but the instance band, frame and pointer marker).
 //   - "still": the town without trains; a frame is painted only when the pointer marker moves or the mode changes.
 //
 // All scenes draw a small pointer marker (a white cross with a black outline) where the pointer is, an instance

@@ -218,14 +218,15 @@ func (s *scene) step(p *picture, frame uint64, dirty []image.Rectangle) []image.
 	return dirty
 }
 
-// paintMotion repaints every pixel: moving diagonal colour waves, then the instance band.
+// paintMotion repaints every pixel (each changes every frame, also in RGB565): moving colour waves, then the
+// instance band.
 func (s *scene) paintMotion(p *picture, frame uint64) {
 	t := int(frame)
 	for y := 0; y < p.h; y++ {
 		row := p.pix[y*p.stride : y*p.stride+p.w*4]
 		gy := uint8(y*2 + t*3)
 		for x := 0; x < p.w; x++ {
-			r, g, b := uint8(x+t*5), gy, uint8((x+y)/2+t*7)^uint8(x>>3)
+			r, g, b := uint8(x+t*8), gy, uint8((x+y)/2+t*8)^uint8(x>>3) // r and b move by a 5-bit step
 			if p.q16 {
 				r, g, b = expand5[r], expand6[g], expand5[b]
 			}
