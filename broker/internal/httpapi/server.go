@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,13 +104,27 @@ func (s *Server) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
-	mux.Handle("GET /api/", s.handle(func(http.ResponseWriter, *http.Request) error {
+	// GET on the WHEP resources would otherwise fall through to the UI.
+	mux.Handle("GET /api/instances/{id}/whep", methodNotAllowed("OPTIONS, POST"))
+	mux.Handle("GET /api/instances/{id}/whep/sessions/{sid}", methodNotAllowed("PATCH, DELETE"))
+	notFound := s.handle(func(http.ResponseWriter, *http.Request) error {
 		return httpError(http.StatusNotFound, "no such API endpoint")
+	})
+	mux.Handle("GET /", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.ui == nil || r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/") {
+			notFound.ServeHTTP(w, r)
+			return
+		}
+		s.ui.ServeHTTP(w, r)
 	}))
-	if s.ui != nil {
-		mux.Handle("GET /", s.ui)
-	}
 	return mux
+}
+
+func methodNotAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", allow)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	})
 }
 
 // statusError is an error with an HTTP status.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -66,23 +67,31 @@ func (p *PodRestarter) Restart(ctx context.Context, inst *locov1.Instance, reaso
 	return "pod deleted", nil
 }
 
-func (p *PodRestarter) event(ctx context.Context, t discovery.Target, typ, reason, msg string) {
-	now := metav1.NewTime(time.Now())
+// event records an events.k8s.io/v1 Event about the pod (the API the broker's Role grants).
+func (p *PodRestarter) event(ctx context.Context, t discovery.Target, typ, reason, note string) {
 	ns := t.Workload.GetNamespace()
-	ev := &corev1.Event{
+	ev := &eventsv1.Event{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: t.Workload.GetPod() + ".", Namespace: ns},
-		InvolvedObject: corev1.ObjectReference{
+		EventTime:  metav1.NewMicroTime(time.Now()),
+		Regarding: corev1.ObjectReference{
 			APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: t.Workload.GetPod(), UID: types.UID(t.UID),
 		},
-		Reason: reason, Message: msg, Type: typ, Count: 1,
-		FirstTimestamp: now, LastTimestamp: now,
-		Source:              corev1.EventSource{Component: "loco-broker"},
-		ReportingController: "loco-cluster.io/broker", ReportingInstance: p.instance,
-		Action: "Restart",
+		Reason: reason, Note: truncate(note, 1000), Type: typ, Action: "Restart",
+		ReportingController: ReportingController, ReportingInstance: p.instance,
 	}
-	if _, err := p.client.CoreV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+	if _, err := p.client.EventsV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
 		p.log.Error("record event", "pod", t.Workload.GetPod(), "reason", reason, "err", err)
 	}
+}
+
+// ReportingController names the broker in the Events it records.
+const ReportingController = "loco-cluster.io/broker"
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
 
 // Agents finds an instance's Attach stream (implemented by agentlink.Hub).

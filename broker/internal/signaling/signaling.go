@@ -92,13 +92,19 @@ type Service struct {
 
 	mu       sync.Mutex
 	sessions map[string]session
+	// closed remembers recently ended sessions, so a repeated DELETE is a 404 at once and never mistakes the
+	// agent's late SessionEnded for a confirmation.
+	closed map[string]time.Time
 }
+
+// closedTTL is how long ended sessions are remembered.
+const closedTTL = time.Minute
 
 // New creates the service.
 func New(cfg Config, instances Instances, agents Agents, log *slog.Logger, m *Metrics) *Service {
 	cfg.defaults()
 	return &Service{cfg: cfg, instances: instances, agents: agents, log: log, metrics: m,
-		sessions: map[string]session{}}
+		sessions: map[string]session{}, closed: map[string]time.Time{}}
 }
 
 // MaxOfferBytes is the configured limit on offer size.
@@ -192,9 +198,14 @@ func (s *Service) Close(ctx context.Context, id, sid string) error {
 	sess, known := s.sessions[sid]
 	if known && sess.instance == id {
 		delete(s.sessions, sid)
+		s.closed[sid] = time.Now()
 	}
+	_, ended := s.closed[sid]
 	n := len(s.sessions)
 	s.mu.Unlock()
+	if !known && ended {
+		return fmt.Errorf("session %q of instance %q: %w", sid, id, ErrUnknownSession)
+	}
 	if known && sess.instance != id {
 		return fmt.Errorf("session %q of instance %q: %w", sid, id, ErrUnknownSession)
 	}
@@ -245,6 +256,7 @@ func (s *Service) SessionEnded(instanceID, sid, reason string) {
 	sess, ok := s.sessions[sid]
 	if ok && sess.instance == instanceID {
 		delete(s.sessions, sid)
+		s.closed[sid] = time.Now()
 	}
 	n := len(s.sessions)
 	s.mu.Unlock()
@@ -283,6 +295,11 @@ func (s *Service) prune() {
 	for sid, sess := range s.sessions {
 		if _, ok := s.instances.Get(sess.instance); !ok {
 			delete(s.sessions, sid)
+		}
+	}
+	for sid, at := range s.closed {
+		if time.Since(at) > closedTTL {
+			delete(s.closed, sid)
 		}
 	}
 	if s.metrics != nil {
