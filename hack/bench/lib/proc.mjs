@@ -148,3 +148,13 @@ export function tcpReady(port, host = '127.0.0.1', timeoutMs = 15000) {
     s.on('error', () => resolve(false));
   }), timeoutMs);
 }
+
+/** tcpReadyIn is tcpReady run where `prefix` runs programs (e.g. inside a network namespace); [] = here. */
+export function tcpReadyIn(prefix, port, timeoutMs = 15000) {
+  if (!prefix || prefix.length === 0) return tcpReady(port, '127.0.0.1', timeoutMs);
+  return waitFor(`127.0.0.1:${port} (${prefix.join(' ')})`, () => new Promise((resolve) => {
+    const c = spawn(prefix[0], [...prefix.slice(1), 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`], { stdio: 'ignore' });
+    c.on('exit', (code) => resolve(code === 0));
+    c.on('error', () => resolve(false));
+  }), timeoutMs, 200);
+}

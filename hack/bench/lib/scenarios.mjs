@@ -1,7 +1,7 @@
 // One measured stream: the synthetic VNC server showing a scene, watched either through websockify + noVNC (the
 // baseline) or through the agent's WebRTC (WHEP) in Chromium; latency, frames shown, bytes and CPU over a window.
 import path from 'node:path';
-import { CpuMeter, descendants, freePort, sleep, start, stop, tcpReady, waitFor } from './proc.mjs';
+import { CpuMeter, descendants, freePort, sleep, start, stop, tcpReadyIn, waitFor } from './proc.mjs';
 import { browserPids } from './browser.mjs';
 import { latencyFigures } from './stats.mjs';
 import { readPaintLog, synthArgs } from './synth.mjs';
@@ -20,7 +20,7 @@ export async function startSynth(env, { scene, depth, name }) {
   const paintLog = path.join(env.dir, `${name}.paint.log`);
   const child = start(env.bins.vncsynth.path, synthArgs({ listen: `127.0.0.1:${port}`, scene, depth, paintLog }),
     { logFile: path.join(env.dir, `${name}.synth.log`), prefix: env.prefix });
-  await tcpReady(port);
+  await tcpReadyIn(env.prefix, port);
   // A still screen is painted (and stamped) only when something changes: move the pointer 5 times a second.
   const stopPoker = scene === 'still' ? await pointerPoker(port, 200) : () => {};
   const done = child.done.then(() => stopPoker());
@@ -39,7 +39,7 @@ export async function startAgent(env, { vncPort, codec, name, extra = [] }) {
   ], { logFile: path.join(env.dir, `${name}.agent.log`), prefix: env.prefix });
   await waitFor(`${name} /healthz`, async () => {
     if (child.exited) throw new Error(`loco-agent exited (see ${name}.agent.log)`);
-    return tcpReady(http, '127.0.0.1', 500).then(() => true, () => false);
+    return tcpReadyIn(env.prefix, http, 1000).then(() => true, () => false);
   }, 30000);
   return { child, http, base: `http://127.0.0.1:${http}` };
 }
@@ -83,8 +83,8 @@ export async function startNoVNCServer(env, synth, name) {
   const wsPort = await freePort();
   const ws = start('websockify', [`127.0.0.1:${wsPort}`, `127.0.0.1:${tightPort}`],
     { logFile: path.join(env.dir, `${name}.websockify.log`), prefix: env.prefix });
-  await tcpReady(tightPort);
-  await tcpReady(wsPort);
+  await tcpReadyIn(env.prefix, tightPort);
+  await tcpReadyIn(env.prefix, wsPort);
   return { tight, ws, wsPort, stop: async () => { await stop(ws); await stop(tight); } };
 }
 
