@@ -62,7 +62,7 @@ func (c *Config) args(accel string) []string {
 		}
 		if c.CDROM != "" {
 			a = append(a, "-drive", "file="+opt(c.CDROM)+",media=cdrom,if=ide,index=2,readonly=on",
-				"-boot", "order=c,once=d")
+				"-boot", "order=dc")
 		} else {
 			a = append(a, "-boot", "order=c")
 		}

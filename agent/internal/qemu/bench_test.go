@@ -10,7 +10,7 @@ import (
 // BenchmarkDemoGuest measures, under the accelerator the supervisor picks (TCG on machines without working KVM),
 // the boot time to the first frame and the CPU one QEMU process uses for an animated demo guest (20 frames per
 // second, the train moving) and for a still one (loco.still=1: 2 frames per second, only the clock and strip
-// change), each over 10 s with an rfb client attached as the agent's would be. Run with -benchtime=1x:
+// change), each over 10 s, and the frames the guest drew meanwhile (from its state strip) with an rfb client attached as the agent's would be. Run with -benchtime=1x:
 //
 //	go test -run '^$' -bench BenchmarkDemoGuest -benchtime=1x ./internal/qemu/
 func BenchmarkDemoGuest(b *testing.B) {
@@ -28,13 +28,18 @@ func BenchmarkDemoGuest(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				s0, err0 := in.state()
 				const window = 10 * time.Second
 				time.Sleep(window)
 				c1, err := cpuSeconds(st.PID)
 				if err != nil {
 					b.Fatal(err)
 				}
+				s1, err1 := in.state()
 				b.ReportMetric((c1-c0)/window.Seconds(), "cpu-cores")
+				if err0 == nil && err1 == nil {
+					b.ReportMetric(float64(s1.Frame-s0.Frame)/window.Seconds(), "guest-fps")
+				}
 				in.stop(b)
 			}
 		})

@@ -44,7 +44,7 @@ type Config struct {
 	// Overlay (win98) is the qcow2 overlay over Image that receives every write (default StateDir/overlay.qcow2).
 	// Created when missing, never overwritten.
 	Overlay string
-	// CDROM (win98) is an optional ISO image (e.g. for installing); the guest boots from it once.
+	// CDROM (win98) is an optional ISO image (e.g. for installing); the guest tries to boot from it first.
 	CDROM string
 	// VGA (win98) is "std" (default), "vmware" or "cirrus".
 	VGA string

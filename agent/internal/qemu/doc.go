@@ -72,8 +72,9 @@
 //	                              an AMD PCnet (or NE2000 PCI) NIC, both with Windows 98 drivers, on user-mode
 //	                              networking with no route out; network play between instances needs a shared
 //	                              segment instead (not provided yet)
-//	-drive file=<iso>,media=cdrom,if=ide,index=2,readonly=on -boot order=c,once=d
-//	                              only with Config.CDROM (installing): boot once from the CD, then from the disk
+//	-drive file=<iso>,media=cdrom,if=ide,index=2,readonly=on -boot order=dc
+//	                              only with Config.CDROM (installing): the CD first, then the disk; the Windows 98
+//	                              CD's own boot menu defaults to the hard disk, so the reboots during setup work
 //
 // # Supervision
 //
