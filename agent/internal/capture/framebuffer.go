@@ -70,8 +70,7 @@ type Framebuffer struct {
 	changedNs atomic.Int64
 	size      atomic.Uint64 // width<<32 | height, readable without the lock
 
-	subMu sync.Mutex
-	subs  []chan<- struct{}
+	changes Notifier
 }
 
 // NewFramebuffer returns a black framebuffer of the given size.
@@ -107,30 +106,7 @@ func (f *Framebuffer) ChangedAt() time.Time {
 // Subscribe registers ch to receive a non-blocking signal after every change; give it a capacity of 1. Signals
 // coalesce: one pending signal stands for any number of changes. Unsubscribe with the returned function.
 func (f *Framebuffer) Subscribe(ch chan<- struct{}) (unsubscribe func()) {
-	f.subMu.Lock()
-	f.subs = append(f.subs, ch)
-	f.subMu.Unlock()
-	return func() {
-		f.subMu.Lock()
-		defer f.subMu.Unlock()
-		for i, c := range f.subs {
-			if c == ch {
-				f.subs = append(f.subs[:i], f.subs[i+1:]...)
-				return
-			}
-		}
-	}
-}
-
-func (f *Framebuffer) signal() {
-	f.subMu.Lock()
-	for _, c := range f.subs {
-		select {
-		case c <- struct{}{}:
-		default:
-		}
-	}
-	f.subMu.Unlock()
+	return f.changes.Subscribe(ch)
 }
 
 // Take calls fn with the current frame under the read lock, passing the damage accumulated since the previous Take,
@@ -244,6 +220,6 @@ func (w *Writer) End() {
 	w.f = nil
 	f.mu.Unlock()
 	if changed {
-		f.signal()
+		f.changes.Notify()
 	}
 }

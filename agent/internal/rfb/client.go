@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -92,8 +91,7 @@ type Client struct {
 	connects, disconnects, pixelBytes, resize atomic.Uint64
 	lastErr                                   atomic.Pointer[error]
 
-	subMu sync.Mutex
-	subs  []chan<- struct{}
+	changes capture.Notifier
 
 	dialer func(ctx context.Context) (net.Conn, error) // replaces dialing Addr in tests
 }
@@ -145,32 +143,7 @@ func (c *Client) Stats() Stats {
 
 // Subscribe registers ch (give it capacity 1) for a non-blocking signal whenever the connection state, the mode or
 // the pointer/key capabilities change. Signals coalesce. Unsubscribe with the returned function.
-func (c *Client) Subscribe(ch chan<- struct{}) (unsubscribe func()) {
-	c.subMu.Lock()
-	c.subs = append(c.subs, ch)
-	c.subMu.Unlock()
-	return func() {
-		c.subMu.Lock()
-		defer c.subMu.Unlock()
-		for i, s := range c.subs {
-			if s == ch {
-				c.subs = append(c.subs[:i], c.subs[i+1:]...)
-				return
-			}
-		}
-	}
-}
-
-func (c *Client) notify() {
-	c.subMu.Lock()
-	for _, s := range c.subs {
-		select {
-		case s <- struct{}{}:
-		default:
-		}
-	}
-	c.subMu.Unlock()
-}
+func (c *Client) Subscribe(ch chan<- struct{}) (unsubscribe func()) { return c.changes.Subscribe(ch) }
 
 // Run connects and keeps reconnecting with exponential back-off until ctx is done; then it closes the connection
 // and returns ctx.Err(). Every connection's end is logged with its specific error.

@@ -92,7 +92,7 @@ func (s *session) run(ctx context.Context) error {
 	c.connected.Store(true)
 	c.log.Info("vnc connected", "width", vc.FrameBufferWidth, "height", vc.FrameBufferHeight,
 		"server_bpp", vc.PixelFormat.BPP, "name", vc.DesktopName)
-	c.notify()
+	c.changes.Notify()
 	defer func() {
 		c.cur.CompareAndSwap(s, nil)
 		c.connected.Store(false)
@@ -100,7 +100,7 @@ func (s *session) run(ctx context.Context) error {
 		c.absolute.Store(false)
 		c.extKeys.Store(false)
 		c.disconnects.Add(1)
-		c.notify()
+		c.changes.Notify()
 	}()
 
 	if err := s.start(); err != nil {
@@ -202,7 +202,7 @@ func (s *session) onUpdate() error {
 		changed = true
 	}
 	if changed {
-		c.notify()
+		c.changes.Notify()
 	}
 
 	s.reqMu.Lock()
