@@ -1,0 +1,111 @@
+package e2etest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/loco-cluster/loco/agent/internal/encode"
+	"github.com/loco-cluster/loco/agent/internal/instance"
+	"github.com/loco-cluster/loco/agent/internal/vncsynth"
+	"github.com/loco-cluster/loco/agent/internal/webrtc"
+	"github.com/loco-cluster/loco/agent/internal/webrtc/webrtctest"
+)
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// startSynth serves a synthetic VNC server on a unix socket and returns it with its address.
+func startSynth(t *testing.T, cfg vncsynth.Config) (*vncsynth.Server, string) {
+	t.Helper()
+	cfg.Logger = testLogger(t)
+	srv, err := vncsynth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "vnc.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ctx, ln)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return srv, "unix:" + sock
+}
+
+// startAgent runs an instance against addr and returns it.
+func startAgent(t *testing.T, addr string, codec encode.Codec, mutate func(*instance.Config)) *instance.Instance {
+	t.Helper()
+	cfg := instance.Config{
+		VNC:      addr,
+		Codec:    codec,
+		AudioOff: true,
+		WebRTC:   webrtc.Config{ListenIP: "127.0.0.1", TCPPort: -1, AllowLoopback: true},
+		Logger:   testLogger(t),
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	in, err := instance.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("instance: %v", err)
+		}
+	})
+	return in
+}
+
+// connect makes a viewer and starts its session.
+func connect(t *testing.T, in *instance.Instance, id string, control bool) (*webrtctest.Viewer, webrtc.Answer) {
+	t.Helper()
+	v, err := webrtctest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = v.Close() })
+	offer, err := v.Offer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ans, err := in.WebRTC.Offer(ctx, webrtc.OfferRequest{SessionID: "s-" + id, SDP: offer,
+		Viewer: webrtc.Viewer{ID: id, Name: "name-" + id}, WantControl: control})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Accept(ans.SDP); err != nil {
+		t.Fatal(err)
+	}
+	return v, ans
+}
+
+func waitCtx(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

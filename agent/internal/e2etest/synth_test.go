@@ -1,0 +1,302 @@
+package e2etest
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loco-cluster/loco/agent/internal/encode"
+	"github.com/loco-cluster/loco/agent/internal/input"
+	"github.com/loco-cluster/loco/agent/internal/vncsynth"
+	"github.com/loco-cluster/loco/agent/internal/webrtc/webrtctest"
+)
+
+// decodeAll decodes frames in order and returns the last picture.
+func decodeAll(t *testing.T, codec encode.Codec, frames []webrtctest.Frame) encode.Picture {
+	t.Helper()
+	dec, err := encode.NewDecoder(codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	var last encode.Picture
+	for i, f := range frames {
+		pic, ok, err := dec.Decode(f.Data, 5*time.Second)
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if ok {
+			last = pic
+		}
+	}
+	if last.Width == 0 {
+		t.Fatal("nothing decoded")
+	}
+	return last
+}
+
+// TestVideoMatchesFramebuffer: a viewer receives the synthetic server's picture through the whole path, for both
+// codecs; the first frame is a keyframe, every packet carries playout-delay 0, the decoded picture matches the
+// server's (PSNR), and frames keep flowing with increasing stamps while the scene moves.
+func TestVideoMatchesFramebuffer(t *testing.T) {
+	for _, codec := range []encode.Codec{encode.H264, encode.VP8} {
+		t.Run(string(codec), func(t *testing.T) {
+			srv, addr := startSynth(t, vncsynth.Config{Scene: vncsynth.SceneTown, Label: "e2e"})
+			in := startAgent(t, addr, codec, nil)
+			v, _ := connect(t, in, "v1", false)
+			ctx := waitCtx(t, 30*time.Second)
+			if err := v.WaitFor(ctx, func() bool { return len(v.Frames()) >= 30 }); err != nil {
+				t.Fatalf("%d frames: %v", len(v.Frames()), err)
+			}
+			frames := v.Frames()
+			if !frames[0].Keyframe {
+				t.Errorf("first frame is not a keyframe")
+			}
+			for i, f := range frames {
+				if !f.PlayoutDelay {
+					t.Fatalf("frame %d arrived without playout-delay min=max=0 on every packet", i)
+				}
+			}
+			if got := strings.ToLower(v.VideoMime()); got != strings.ToLower(codec.MimeType()) {
+				t.Errorf("negotiated %s, want %s", got, codec.MimeType())
+			}
+			// Stamps of decoded frames increase: the picture moves through the pipe.
+			dec, err := encode.NewDecoder(codec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dec.Close()
+			var stamps []uint16
+			for _, f := range frames {
+				pic, ok, err := dec.Decode(f.Data, 5*time.Second)
+				if err != nil || !ok {
+					continue
+				}
+				if s, ok := vncsynth.DecodeStamp(pic.Pix, pic.Width*4, 4); ok {
+					stamps = append(stamps, s)
+				}
+			}
+			if len(stamps) < 20 || stamps[len(stamps)-1] <= stamps[0] {
+				t.Fatalf("decoded stamps %v", stamps)
+			}
+
+			// Freeze the scene: the last decoded picture must match the server's picture.
+			srv.Pause(true)
+			time.Sleep(300 * time.Millisecond)
+			_ = v.SendPLI() // a fresh keyframe of the frozen picture
+			n := len(v.Frames())
+			if err := v.WaitFor(ctx, func() bool { return len(v.Frames()) >= n+1 }); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Millisecond)
+			w, h, pix, _ := srv.Snapshot()
+			pic := decodeAll(t, codec, v.Frames())
+			if pic.Width != w || pic.Height != h {
+				t.Fatalf("decoded %dx%d, server %dx%d", pic.Width, pic.Height, w, h)
+			}
+			psnr := encode.PSNR(pic.Pix, pix, w, h)
+			t.Logf("%s: PSNR %.1f dB over %d frames", codec, psnr, len(v.Frames()))
+			if psnr < 30 {
+				t.Errorf("PSNR %.1f dB < 30", psnr)
+			}
+		})
+	}
+}
+
+// TestModeChangeFollows: the server changes mode; the viewer decodes the new size.
+func TestModeChangeFollows(t *testing.T) {
+	srv, addr := startSynth(t, vncsynth.Config{Scene: vncsynth.SceneTown, Width: 640, Height: 480})
+	in := startAgent(t, addr, encode.H264, nil)
+	v, _ := connect(t, in, "v1", false)
+	ctx := waitCtx(t, 30*time.Second)
+	if err := v.WaitFor(ctx, func() bool { return len(v.Frames()) >= 5 }); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.SetMode(1024, 768); err != nil {
+		t.Fatal(err)
+	}
+	n := len(v.Frames())
+	if err := v.WaitFor(ctx, func() bool { return len(v.Frames()) >= n+10 }); err != nil {
+		t.Fatal(err)
+	}
+	pic := decodeAll(t, encode.H264, v.Frames())
+	if pic.Width != 1024 || pic.Height != 768 {
+		t.Fatalf("after the mode change the viewer decodes %dx%d", pic.Width, pic.Height)
+	}
+	// The status message follows the mode.
+	if err := v.WaitFor(ctx, func() bool {
+		st := v.Statuses()
+		return len(st) > 0 && strings.Contains(st[len(st)-1], `"width":1024`)
+	}); err != nil {
+		t.Fatalf("statuses %v", v.Statuses())
+	}
+}
+
+// TestKeyFrameOnPLI: a PLI from the viewer yields a keyframe, also on a still screen.
+func TestKeyFrameOnPLI(t *testing.T) {
+	for _, codec := range []encode.Codec{encode.H264, encode.VP8} {
+		t.Run(string(codec), func(t *testing.T) {
+			_, addr := startSynth(t, vncsynth.Config{Scene: vncsynth.SceneStill})
+			in := startAgent(t, addr, codec, nil)
+			v, _ := connect(t, in, "v1", false)
+			ctx := waitCtx(t, 30*time.Second)
+			if err := v.WaitFor(ctx, func() bool { return len(v.Frames()) >= 1 }); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 3; i++ {
+				time.Sleep(300 * time.Millisecond)
+				n := len(v.Frames())
+				sent := time.Now()
+				if err := v.SendPLI(); err != nil {
+					t.Fatal(err)
+				}
+				if err := v.WaitFor(ctx, func() bool {
+					for _, f := range v.Frames()[n:] {
+						if f.Keyframe {
+							return true
+						}
+					}
+					return false
+				}); err != nil {
+					t.Fatalf("no keyframe after PLI %d", i)
+				}
+				for _, f := range v.Frames()[n:] {
+					if f.Keyframe {
+						t.Logf("%s: keyframe %v after PLI", codec, f.Arrived.Sub(sent).Round(100*time.Microsecond))
+						break
+					}
+				}
+			}
+		})
+	}
+}
+
+type status struct {
+	Type       string `json:"type"`
+	Role       string `json:"role"`
+	Controller *struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"controller"`
+	Width    int  `json:"width"`
+	Height   int  `json:"height"`
+	Relative bool `json:"relative"`
+}
+
+func lastStatus(t *testing.T, v *webrtctest.Viewer) status {
+	st := v.Statuses()
+	if len(st) == 0 {
+		return status{}
+	}
+	var s status
+	if err := json.Unmarshal([]byte(st[len(st)-1]), &s); err != nil {
+		t.Fatalf("status %q: %v", st[len(st)-1], err)
+	}
+	return s
+}
+
+// TestInputControlAndSpectator: the controller's input reaches the VNC server as the right messages; a spectator's
+// does not; junk on the channel is counted and harms nothing; handing control over changes the statuses.
+func TestInputControlAndSpectator(t *testing.T) {
+	srv, addr := startSynth(t, vncsynth.Config{Scene: vncsynth.SceneStill})
+	in := startAgent(t, addr, encode.H264, nil)
+	ctrl, ans := connect(t, in, "ctrl", true)
+	if !ans.Controller {
+		t.Fatal("first viewer asking for control did not get it")
+	}
+	spec, ans2 := connect(t, in, "spec", true)
+	if ans2.Controller {
+		t.Fatal("second viewer got control while the first holds it")
+	}
+	ctx := waitCtx(t, 30*time.Second)
+	for _, v := range []*webrtctest.Viewer{ctrl, spec} {
+		if err := v.WaitOpen(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ctrl.WaitFor(ctx, func() bool { return lastStatus(t, ctrl).Role == "controller" }); err != nil {
+		t.Fatalf("controller statuses %v", ctrl.Statuses())
+	}
+	if err := spec.WaitFor(ctx, func() bool {
+		s := lastStatus(t, spec)
+		return s.Role == "spectator" && s.Controller != nil && s.Controller.ID == "ctrl" && s.Width == 800
+	}); err != nil {
+		t.Fatalf("spectator statuses %v", spec.Statuses())
+	}
+	// Wait for the RFB side to know the server's pointer mode.
+	if err := ctrl.WaitFor(ctx, func() bool { return in.RFB.Connected() }); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	base := len(srv.Events(0))
+
+	// Spectator input and junk first: nothing may arrive.
+	send := func(v *webrtctest.Viewer, msg []byte) {
+		t.Helper()
+		if err := v.SendInput(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(spec, input.Encode(nil, input.Event{Type: input.TypeKeyDown, Code: "KeyA"}))
+	send(spec, input.Encode(nil, input.Event{Type: input.TypePointerAbs, Buttons: 1, X: 10, Y: 10}))
+	send(ctrl, []byte{0x99, 1, 2, 3})
+	send(ctrl, []byte{0x01, 0})
+	if err := ctrl.DC.SendText("hello"); err != nil {
+		t.Fatal(err)
+	}
+	// Then the controller's real input.
+	send(ctrl, input.Encode(nil, input.Event{Type: input.TypeKeyDown, Code: "KeyA"}))
+	send(ctrl, input.Encode(nil, input.Event{Type: input.TypeKeyUp, Code: "KeyA"}))
+	send(ctrl, input.Encode(nil, input.Event{Type: input.TypePointerRel, Buttons: 1, X: 5, Y: -3}))
+
+	var got []vncsynth.Event
+	if err := ctrl.WaitFor(ctx, func() bool {
+		got = srv.Events(0)[base:]
+		return len(got) >= 3
+	}); err != nil {
+		t.Fatalf("events at the server: %+v", got)
+	}
+	time.Sleep(300 * time.Millisecond)
+	got = srv.Events(0)[base:]
+	if len(got) != 3 {
+		t.Fatalf("want exactly the controller's 3 events at the server, got %+v", got)
+	}
+	if got[0].Kind != vncsynth.KindExtKey || !got[0].Down || got[0].Scancode != 0x1e {
+		t.Errorf("key down: %+v", got[0])
+	}
+	if got[1].Kind != vncsynth.KindExtKey || got[1].Down || got[1].Scancode != 0x1e {
+		t.Errorf("key up: %+v", got[1])
+	}
+	if got[2].Kind != vncsynth.KindPointerRel || got[2].X != 5 || got[2].Y != -3 || got[2].Buttons != 1 {
+		t.Errorf("relative pointer: %+v", got[2])
+	}
+	st := in.Input.Stats()
+	if st.Spectator != 2 || st.Malformed < 3 {
+		t.Errorf("input stats %+v: want 2 spectator and at least 3 malformed", st)
+	}
+
+	// Hand control to the spectator: roles swap, and its input now arrives.
+	in.WebRTC.SetController("spec")
+	if err := spec.WaitFor(ctx, func() bool { return lastStatus(t, spec).Role == "controller" }); err != nil {
+		t.Fatalf("spectator statuses after handover %v", spec.Statuses())
+	}
+	if err := ctrl.WaitFor(ctx, func() bool { return lastStatus(t, ctrl).Role == "spectator" }); err != nil {
+		t.Fatalf("old controller statuses after handover %v", ctrl.Statuses())
+	}
+	base = len(srv.Events(0))
+	send(spec, input.Encode(nil, input.Event{Type: input.TypeKeyDown, Code: "Enter"}))
+	if err := spec.WaitFor(ctx, func() bool { return len(srv.Events(0)) > base }); err != nil {
+		t.Fatal("new controller's key did not arrive")
+	}
+	if e := srv.Events(0)[base]; e.Kind != vncsynth.KindExtKey || e.Scancode != 0x1c {
+		t.Errorf("Enter arrived as %+v", e)
+	}
+	// The video still flows to both after all that.
+	n1, n2 := len(ctrl.Frames()), len(spec.Frames())
+	_ = ctrl.SendPLI()
+	_ = spec.SendPLI()
+	if err := ctrl.WaitFor(ctx, func() bool { return len(ctrl.Frames()) > n1 && len(spec.Frames()) > n2 }); err != nil {
+		t.Fatal("video stopped after the input tests")
+	}
+}

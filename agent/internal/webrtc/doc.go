@@ -1,0 +1,36 @@
+// Package webrtc serves one instance's media to viewers with Pion: one shared video and one shared audio track,
+// encoded once and fanned out to every viewer session, a DataChannel "input" per session, and control handover.
+//
+// # Media
+//
+// The encoder's output goes into a [Track] ([Track.WriteFrame]): it is packetized once (H.264, VP8 or Opus
+// payloader, RTP timestamps from the encoder's PTS) and every packet is written to every bound session. Each
+// binding gets its own copy of the header, with its negotiated SSRC, payload type and header extensions: on video,
+// the playout-delay extension (http://www.webrtc.org/experiments/rtp-hdrext/playout-delay) with min = max = 0 is put
+// on every packet, so Chromium renders each frame as soon as it is decoded instead of holding it in its jitter buffer
+// (libwebrtc reads the extension from every packet it receives and keeps the last value). A new binding receives
+// nothing until the next keyframe and asks for one at once. Video and audio travel in separate MediaStreams, so the
+// browser does not hold video back for lip-sync.
+//
+// pion/mediadevices is not used: its Track binds a new encoder per PeerConnection (NewRTPReader per Bind), which is
+// the opposite of "encode once, fan out", and its RTCP loop only handles PLI/FIR. Here each session reads its own
+// RTCP ([Session]): PLI and FIR force a keyframe (coalesced), receiver reports give RTT and loss.
+//
+// # Congestion control
+//
+// Every session registers Pion's default interceptors (NACK, RTCP reports), the TWCC header-extension sender and
+// the GCC send-side estimator (no pacer: packets are never held back). The lowest estimate over all sessions,
+// bounded by [Config.MinBitrate] and [Config.MaxBitrate], becomes the encoder's target ([Deps.Bitrate]).
+//
+// # ICE
+//
+// One UDP port for all sessions (ICE UDP mux), one ICE-TCP mux port, NAT 1:1 addresses ([Config.PublicIPs]),
+// STUN/TURN servers ([Config.ICEServers]), loopback candidates only when [Config.AllowLoopback], mDNS off. Answers
+// are sent complete: [Manager.Offer] waits for candidate gathering (non-trickle).
+//
+// # Control
+//
+// At most one viewer holds control. A session's input is injected only when its viewer holds control; the others
+// are spectators. The status message of proto/loco/v1/input.md is sent on each "input" channel when it opens and
+// whenever control or the screen changes.
+package webrtc

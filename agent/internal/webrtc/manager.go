@@ -1,0 +1,501 @@
+package webrtc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/sdp/v3"
+	pion "github.com/pion/webrtc/v4"
+)
+
+// InputHandler injects one session's input (agent/internal/input's Handler).
+type InputHandler interface {
+	// Handle decodes and injects one DataChannel message; allowed says whether the session holds control.
+	Handle(msg []byte, allowed bool) error
+	// ReleaseAll releases every pressed key and button.
+	ReleaseAll() error
+}
+
+// Deps are what a [Manager] drives and asks. Every field is optional.
+type Deps struct {
+	// KeyFrame asks the encoder for a keyframe soon (force-key-unit plus a frame to encode).
+	KeyFrame func()
+	// SetBitrate sets the encoder's target bitrate.
+	SetBitrate func(bps int)
+	// Input receives DataChannel input.
+	Input InputHandler
+	// Screen reports the current screen for status messages.
+	Screen func() Screen
+	// SessionEnded is called when a session ends on the agent's side (peer closed, ICE failed, timed out).
+	SessionEnded func(id, reason string)
+	// ControlChanged is called after every change of the controller (nil: nobody).
+	ControlChanged func(controller *Viewer)
+}
+
+// OfferRequest is a viewer's offer.
+type OfferRequest struct {
+	// SessionID names the session (chosen by the broker or the WHEP handler).
+	SessionID string
+	// SDP is the offer.
+	SDP string
+	// Viewer is who asks.
+	Viewer Viewer
+	// WantControl asks for control; granted when nobody holds it or this viewer already does.
+	WantControl bool
+}
+
+// Answer is the agent's answer to an offer.
+type Answer struct {
+	SDP string
+	// Controller is true when the viewer holds control.
+	Controller bool
+}
+
+// Stats are the manager's figures.
+type Stats struct {
+	// Sessions is the number of sessions; Viewers of those, the connected ones.
+	Sessions, Viewers int
+	// RTTms is the mean round-trip time over sessions that reported one (0 when none did).
+	RTTms float64
+	// Loss is the worst fraction lost reported by a receiver (0..1).
+	Loss float64
+	// SentBps is what was sent (video and audio, all sessions) per second since the previous Stats call.
+	SentBps uint64
+	// TargetBps is the bitrate last given to the encoder.
+	TargetBps int
+}
+
+// Manager owns the shared tracks, the ICE ports and every viewer session of one instance.
+type Manager struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+
+	se      pion.SettingEngine
+	udpConn *net.UDPConn
+	tcpLn   *net.TCPListener
+	udpMux  ice.UDPMux
+	tcpMux  ice.TCPMux
+
+	// Video and Audio are the shared tracks; write the encoders' output to them.
+	Video *Track
+	Audio *Track
+
+	mu         sync.Mutex
+	sessions   map[string]*Session
+	controller *Viewer
+	closed     bool
+	lastScreen Screen
+	target     int
+	lastSent   uint64
+	lastSentAt time.Time
+
+	keyMu      sync.Mutex
+	keyPending bool
+	lastKeyReq time.Time
+}
+
+// New opens the ICE ports and builds the shared tracks.
+func New(cfg Config, deps Deps) (*Manager, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	m := &Manager{cfg: cfg, deps: deps, log: cfg.Logger, sessions: map[string]*Session{}, lastSentAt: time.Now()}
+	var err error
+	if m.Video, err = NewTrack(cfg.VideoMime, "video", "loco-video", m.RequestKeyFrame); err != nil {
+		return nil, fmt.Errorf("%w: video codec %q", ErrConfig, cfg.VideoMime)
+	}
+	if cfg.Audio {
+		if m.Audio, err = NewTrack(pion.MimeTypeOpus, "audio", "loco-audio", nil); err != nil {
+			return nil, err
+		}
+	}
+	ip := net.ParseIP(cfg.ListenIP)
+	if cfg.ListenIP != "" && ip == nil {
+		return nil, fmt.Errorf("%w: listen IP %q", ErrConfig, cfg.ListenIP)
+	}
+	m.udpConn, err = net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	if err != nil {
+		return nil, fmt.Errorf("ICE UDP port %d: %w", cfg.UDPPort, err)
+	}
+	m.udpMux = pion.NewICEUDPMux(nil, m.udpConn)
+	types := []pion.NetworkType{pion.NetworkTypeUDP4, pion.NetworkTypeUDP6}
+	if cfg.TCPPort >= 0 {
+		m.tcpLn, err = net.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: cfg.TCPPort})
+		if err != nil {
+			_ = m.udpMux.Close()
+			return nil, fmt.Errorf("ICE TCP port %d: %w", cfg.TCPPort, err)
+		}
+		m.tcpMux = pion.NewICETCPMux(nil, m.tcpLn, 16)
+		m.se.SetICETCPMux(m.tcpMux)
+		types = append(types, pion.NetworkTypeTCP4, pion.NetworkTypeTCP6)
+	}
+	m.se.SetICEUDPMux(m.udpMux)
+	m.se.SetNetworkTypes(types)
+	if len(cfg.PublicIPs) > 0 {
+		if err := m.se.SetICEAddressRewriteRules(pion.ICEAddressRewriteRule{External: cfg.PublicIPs,
+			AsCandidateType: pion.ICECandidateTypeHost, Mode: pion.ICEAddressRewriteReplace}); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("%w: public IPs %v: %w", ErrConfig, cfg.PublicIPs, err)
+		}
+	}
+	m.se.SetIncludeLoopbackCandidate(cfg.AllowLoopback)
+	m.se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	m.se.SetICETimeouts(5*time.Second, 15*time.Second, 2*time.Second)
+	return m, nil
+}
+
+// UDPPort returns the ICE UDP mux's port.
+func (m *Manager) UDPPort() int { return m.udpConn.LocalAddr().(*net.UDPAddr).Port }
+
+// TCPPort returns the ICE-TCP mux's port, 0 when disabled.
+func (m *Manager) TCPPort() int {
+	if m.tcpLn == nil {
+		return 0
+	}
+	return m.tcpLn.Addr().(*net.TCPAddr).Port
+}
+
+// WriteVideo sends one encoded video frame to every session.
+func (m *Manager) WriteVideo(data []byte, pts time.Duration, keyframe bool) {
+	m.Video.WriteFrame(data, pts, keyframe)
+	if keyframe {
+		// After the write: a binding added later asks again (see Track.Bind).
+		m.keyMu.Lock()
+		m.keyPending = false
+		m.keyMu.Unlock()
+	}
+}
+
+// WriteAudio sends one Opus packet to every session (a no-op without audio).
+func (m *Manager) WriteAudio(data []byte, pts time.Duration) {
+	if m.Audio != nil {
+		m.Audio.WriteFrame(data, pts, true)
+	}
+}
+
+// RequestKeyFrame asks the encoder for a keyframe. Requests made while one is pending (asked for less than 300 ms
+// ago and no keyframe written since) are coalesced into it.
+func (m *Manager) RequestKeyFrame() {
+	m.keyMu.Lock()
+	now := time.Now()
+	if m.keyPending && now.Sub(m.lastKeyReq) < 300*time.Millisecond {
+		m.keyMu.Unlock()
+		return
+	}
+	m.keyPending, m.lastKeyReq = true, now
+	m.keyMu.Unlock()
+	if m.deps.KeyFrame != nil {
+		m.deps.KeyFrame()
+	}
+}
+
+// validateOffer parses the SDP so that garbage gets a clear error before Pion sees it.
+func validateOffer(s string) error {
+	if len(s) == 0 {
+		return fmt.Errorf("%w: empty SDP", ErrBadOffer)
+	}
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(s); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadOffer, err)
+	}
+	if len(sd.MediaDescriptions) == 0 {
+		return fmt.Errorf("%w: no media sections", ErrBadOffer)
+	}
+	return nil
+}
+
+// Offer answers a viewer's offer and starts its session. The answer carries every ICE candidate.
+func (m *Manager) Offer(ctx context.Context, req OfferRequest) (Answer, error) {
+	if req.SessionID == "" {
+		return Answer{}, fmt.Errorf("%w: empty session id", ErrBadOffer)
+	}
+	if err := validateOffer(req.SDP); err != nil {
+		return Answer{}, err
+	}
+	m.mu.Lock()
+	switch {
+	case m.closed:
+		m.mu.Unlock()
+		return Answer{}, ErrClosed
+	case m.sessions[req.SessionID] != nil:
+		m.mu.Unlock()
+		return Answer{}, fmt.Errorf("%w: %q", ErrDuplicateSession, req.SessionID)
+	case len(m.sessions) >= m.cfg.MaxViewers:
+		m.mu.Unlock()
+		return Answer{}, fmt.Errorf("%w: %d sessions", ErrTooManyViewers, len(m.sessions))
+	}
+	s := &Session{id: req.SessionID, viewer: req.Viewer, m: m, created: time.Now()}
+	m.sessions[s.id] = s // reserve the id
+	m.mu.Unlock()
+
+	answer, err := s.start(ctx, req.SDP)
+	if err != nil {
+		m.mu.Lock()
+		delete(m.sessions, s.id)
+		m.mu.Unlock()
+		s.closePC()
+		return Answer{}, err
+	}
+	controller := false
+	var changed *Viewer
+	m.mu.Lock()
+	if req.WantControl && (m.controller == nil || m.controller.ID == req.Viewer.ID) {
+		if m.controller == nil || *m.controller != req.Viewer {
+			v := req.Viewer
+			m.controller = &v
+			changed = &v
+		}
+		controller = true
+	} else if m.controller != nil && m.controller.ID == req.Viewer.ID {
+		controller = true
+	}
+	m.mu.Unlock()
+	if changed != nil {
+		m.controlChanged(changed)
+	}
+	m.log.Info("session started", "session", s.id, "viewer", req.Viewer.ID, "controller", controller)
+	return Answer{SDP: answer, Controller: controller}, nil
+}
+
+// CloseSession ends a session at the broker's (or the viewer's) request.
+func (m *Manager) CloseSession(id, reason string) error {
+	m.mu.Lock()
+	s := m.sessions[id]
+	delete(m.sessions, id)
+	m.mu.Unlock()
+	if s == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownSession, id)
+	}
+	m.log.Info("session closed", "session", id, "reason", reason)
+	s.closePC()
+	return nil
+}
+
+// sessionEnded removes a session that ended on its own and tells the broker.
+func (m *Manager) sessionEnded(s *Session, reason string) {
+	m.mu.Lock()
+	cur := m.sessions[s.id]
+	if cur == s {
+		delete(m.sessions, s.id)
+	}
+	m.mu.Unlock()
+	if cur != s {
+		return // already closed by request
+	}
+	m.log.Info("session ended", "session", s.id, "reason", reason)
+	s.closePC()
+	if m.deps.SessionEnded != nil {
+		m.deps.SessionEnded(s.id, reason)
+	}
+	m.updateBitrate()
+}
+
+// SetController gives control to viewerID ("" releases it) and returns the new controller.
+func (m *Manager) SetController(viewerID string) *Viewer {
+	m.mu.Lock()
+	var v *Viewer
+	if viewerID != "" {
+		v = &Viewer{ID: viewerID}
+		for _, s := range m.sessions {
+			if s.viewer.ID == viewerID {
+				v.Name = s.viewer.Name
+			}
+		}
+	}
+	same := (v == nil && m.controller == nil) || (v != nil && m.controller != nil && *v == *m.controller)
+	m.controller = v
+	m.mu.Unlock()
+	if !same {
+		m.controlChanged(v)
+	}
+	return v
+}
+
+// Controller returns who holds control, nil when nobody does.
+func (m *Manager) Controller() *Viewer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.controller == nil {
+		return nil
+	}
+	v := *m.controller
+	return &v
+}
+
+func (m *Manager) controlChanged(v *Viewer) {
+	if m.deps.Input != nil {
+		_ = m.deps.Input.ReleaseAll()
+	}
+	m.log.Info("control changed", "controller", v)
+	m.broadcastStatus()
+	if m.deps.ControlChanged != nil {
+		m.deps.ControlChanged(v)
+	}
+}
+
+// holdsControl reports whether viewerID holds control.
+func (m *Manager) holdsControl(viewerID string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.controller != nil && m.controller.ID == viewerID
+}
+
+func (m *Manager) screen() Screen {
+	if m.deps.Screen == nil {
+		return Screen{}
+	}
+	return m.deps.Screen()
+}
+
+// status returns the status JSON for a viewer.
+func (m *Manager) status(viewerID string) string {
+	sc := m.screen()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var c *Viewer
+	if m.controller != nil {
+		v := *m.controller
+		c = &v
+	}
+	return statusJSON(c, c != nil && c.ID == viewerID, sc)
+}
+
+func (m *Manager) broadcastStatus() {
+	m.mu.Lock()
+	list := make([]*Session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		list = append(list, s)
+	}
+	m.mu.Unlock()
+	for _, s := range list {
+		s.sendStatus()
+	}
+}
+
+// updateBitrate gives the encoder the lowest estimate over the sessions, within the configured bounds.
+func (m *Manager) updateBitrate() {
+	m.mu.Lock()
+	target := 0
+	for _, s := range m.sessions {
+		if e := s.estimator(); e != nil {
+			if bps := e.GetTargetBitrate(); bps > 0 && (target == 0 || bps < target) {
+				target = bps
+			}
+		}
+	}
+	if target == 0 {
+		target = m.cfg.MaxBitrate
+	}
+	target = min(max(target, m.cfg.MinBitrate), m.cfg.MaxBitrate)
+	changed := target != m.target
+	m.target = target
+	m.mu.Unlock()
+	if changed && m.deps.SetBitrate != nil {
+		m.deps.SetBitrate(target)
+	}
+}
+
+// Stats returns the current figures; SentBps is measured since the previous call.
+func (m *Manager) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := Stats{Sessions: len(m.sessions), TargetBps: m.target}
+	var rttSum float64
+	var rttN int
+	for _, s := range m.sessions {
+		if s.connected.Load() {
+			st.Viewers++
+		}
+		if rtt, loss, ok := s.reception(); ok {
+			rttSum += rtt
+			rttN++
+			st.Loss = max(st.Loss, loss)
+		}
+	}
+	if rttN > 0 {
+		st.RTTms = rttSum / float64(rttN)
+	}
+	_, vb := m.Video.Sent()
+	sent := vb
+	if m.Audio != nil {
+		_, ab := m.Audio.Sent()
+		sent += ab
+	}
+	now := time.Now()
+	if dt := now.Sub(m.lastSentAt).Seconds(); dt > 0 {
+		st.SentBps = uint64(float64(sent-m.lastSent) * 8 / dt)
+	}
+	m.lastSent, m.lastSentAt = sent, now
+	return st
+}
+
+// Run resends the status when the screen changes and repeats keyframe requests the encoder did not serve within
+// 300 ms (also when a session still waits for its first keyframe, which Pion drops while DTLS is not up yet), until
+// ctx is done; then it closes the manager.
+func (m *Manager) Run(ctx context.Context) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			m.Close()
+			return ctx.Err()
+		case <-t.C:
+			m.keyMu.Lock()
+			retry := (m.keyPending || m.Video.Waiting()) && time.Since(m.lastKeyReq) >= 300*time.Millisecond
+			if retry {
+				m.keyPending = false
+			}
+			m.keyMu.Unlock()
+			if retry {
+				m.log.Debug("keyframe request not served yet, asking again")
+				m.RequestKeyFrame()
+			}
+			sc := m.screen()
+			m.mu.Lock()
+			changed := sc != m.lastScreen
+			m.lastScreen = sc
+			m.mu.Unlock()
+			if changed {
+				m.broadcastStatus()
+			}
+		}
+	}
+}
+
+// Close ends every session and closes the ICE ports.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	list := m.sessions
+	m.sessions = map[string]*Session{}
+	m.mu.Unlock()
+	for _, s := range list {
+		s.closePC()
+	}
+	var errs []error
+	if m.udpMux != nil {
+		errs = append(errs, m.udpMux.Close())
+	}
+	if m.tcpMux != nil {
+		errs = append(errs, m.tcpMux.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		m.log.Debug("closing ICE muxes", "err", err)
+	}
+}
+
+// sessionEstimator is set by the GCC interceptor when a session's PeerConnection is built.
+type sessionEstimator = cc.BandwidthEstimator
