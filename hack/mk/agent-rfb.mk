@@ -13,5 +13,5 @@ bench-agent-rfb: ## Benchmarks of the RFB Raw decoder and the frame path.
 	@cd agent && go test -run '^$$' -bench . -benchmem ./internal/rfb/ ./internal/capture/
 
 fuzz-agent-rfb: ## Run the RFB and input fuzzers for FUZZTIME each.
-	@cd agent && for f in FuzzReadUpdate FuzzSession; do go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./internal/rfb/ || exit 1; done
+	@cd agent && for f in FuzzReadUpdate FuzzSession FuzzHandshake; do go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./internal/rfb/ || exit 1; done
 	@cd agent && for f in FuzzDecode FuzzHandle; do go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./internal/input/ || exit 1; done

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,22 +42,87 @@ type bufConn struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+
+	// The handshake guard: go-vnc allocates whatever length a server announces for its desktop name or failure
+	// reason. During the handshake each client write arms a check of what the server sends next, run by the next
+	// Read on bytes the server must send anyway (bufio.Reader.Peek).
+	hsWrites int                          // client writes during the handshake
+	check    atomic.Pointer[func() error] // the armed check
+	guarding atomic.Bool
 }
 
+// maxHandshakeText bounds a desktop name or failure reason announced during the handshake.
+const maxHandshakeText = 64 << 10
+
 func newBufConn(c net.Conn) *bufConn {
-	return &bufConn{Conn: c, br: bufio.NewReaderSize(c, readBufferSize), closed: make(chan struct{})}
+	bc := &bufConn{Conn: c, br: bufio.NewReaderSize(c, readBufferSize), closed: make(chan struct{})}
+	bc.guarding.Store(true)
+	return bc
+}
+
+// arm sets the check for the server's next bytes after the n-th client handshake write.
+func (c *bufConn) arm(n int) {
+	var check func() error
+	switch n {
+	case 1: // after ProtocolVersion: u8 number of security types; 0 means a u32 length and a reason follow
+		check = func() error {
+			b, err := c.br.Peek(1)
+			if err != nil || b[0] != 0 {
+				return nil
+			}
+			return c.checkLength(1, "security failure reason")
+		}
+	case 2: // after the security type (None): u32 SecurityResult; 1 means a u32 length and a reason follow
+		check = func() error {
+			b, err := c.br.Peek(4)
+			if err != nil || binary.BigEndian.Uint32(b) != 1 {
+				return nil
+			}
+			return c.checkLength(4, "security result reason")
+		}
+	case 3: // after ClientInit: ServerInit, whose name length is at offset 20
+		check = func() error {
+			c.guarding.Store(false)
+			return c.checkLength(20, "desktop name")
+		}
+	default:
+		return
+	}
+	c.check.Store(&check)
+}
+
+// checkLength peeks at a u32 length at offset off and refuses one above maxHandshakeText.
+func (c *bufConn) checkLength(off int, what string) error {
+	b, err := c.br.Peek(off + 4)
+	if err != nil {
+		return nil // the read that follows reports it
+	}
+	if n := binary.BigEndian.Uint32(b[off:]); n > maxHandshakeText {
+		return fmt.Errorf("%w: %s of %d bytes announced (max %d)", ErrMalformed, what, n, maxHandshakeText)
+	}
+	return nil
 }
 
 func (c *bufConn) Read(p []byte) (int, error) {
+	if check := c.check.Swap(nil); check != nil {
+		if err := (*check)(); err != nil {
+			c.recordReadError(err)
+			return 0, err
+		}
+	}
 	n, err := c.br.Read(p)
 	if err != nil {
-		c.rmu.Lock()
-		if c.readErr == nil {
-			c.readErr = err
-		}
-		c.rmu.Unlock()
+		c.recordReadError(err)
 	}
 	return n, err
+}
+
+func (c *bufConn) recordReadError(err error) {
+	c.rmu.Lock()
+	if c.readErr == nil {
+		c.readErr = err
+	}
+	c.rmu.Unlock()
 }
 
 // ReadError returns the first read error seen, or nil.
@@ -69,6 +135,10 @@ func (c *bufConn) ReadError() error {
 func (c *bufConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.guarding.Load() {
+		c.hsWrites++
+		c.arm(c.hsWrites)
+	}
 	return c.writeLocked(p)
 }
 

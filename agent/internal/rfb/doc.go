@@ -35,6 +35,9 @@
 // unsolicited notices QEMU sends (acknowledgements, mode changes) and do not answer a request. After a mode change
 // the next request is non-incremental unless the answer already covered the whole new screen.
 //
+// go-vnc allocates whatever length a server announces for its desktop name or a failure reason; the connection
+// wrapper checks those lengths as they arrive and refuses more than 64 KiB ([ErrMalformed] within [ErrHandshake]).
+//
 // A message of an unknown type, a rectangle of an unknown encoding or one outside the framebuffer, or a truncated
 // message ends the connection with a specific error ([ErrUnknownMessage], [ErrUnknownEncoding], [ErrMalformed],
 // [ErrConnectionLost]), logged by [Client.Run] before it reconnects, and kept in [Stats].LastError. Nothing a server

@@ -69,6 +69,9 @@ func (s *session) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if rerr := s.conn.ReadError(); errors.Is(rerr, ErrMalformed) {
+			err = rerr
+		}
 		return fmt.Errorf("%w: %w", ErrHandshake, err)
 	}
 	_ = nc.SetDeadline(time.Time{})

@@ -26,6 +26,11 @@ func serverPreamble() []byte {
 
 // runScripted runs one client session against a server that sends the preamble, then script, then closes.
 func runScripted(t testing.TB, script []byte) error {
+	return runServer(t, append(serverPreamble(), script...))
+}
+
+// runServer runs one client session against a server that sends stream, then closes.
+func runServer(t testing.TB, stream []byte) error {
 	fb := &capture.Framebuffer{}
 	c := New(Config{Addr: "pipe", Framebuffer: fb, Logger: slog.New(slog.DiscardHandler), UpdateTimeout: time.Second})
 	c.dialer = func(context.Context) (net.Conn, error) {
@@ -33,8 +38,7 @@ func runScripted(t testing.TB, script []byte) error {
 		go func() {
 			drained := make(chan struct{})
 			go func() { _, _ = io.Copy(io.Discard, srv); close(drained) }()
-			_, _ = srv.Write(serverPreamble())
-			_, _ = srv.Write(script)
+			_, _ = srv.Write(stream)
 			// Stay open a moment (the client may still be writing), then close.
 			select {
 			case <-drained:
@@ -89,5 +93,47 @@ func FuzzSession(f *testing.F) {
 	f.Add([]byte{255, 1, 0, 1})
 	f.Fuzz(func(t *testing.T, script []byte) {
 		_ = runScripted(t, script)
+	})
+}
+
+func TestHandshakeGuard(t *testing.T) {
+	pre := serverPreamble()
+	hugeName := append(append([]byte(nil), pre[:len(pre)-8]...), 0xff, 0xff, 0xff, 0xff)
+	noTypes := append([]byte("RFB 003.008\n"), 0, 0xff, 0xff, 0xff, 0xf0)
+	failed := append([]byte("RFB 003.008\n"), 1, 1, 0, 0, 0, 1, 0x7f, 0xff, 0xff, 0xff)
+	politeFailure := append([]byte("RFB 003.008\n"), 1, 1, 0, 0, 0, 1, 0, 0, 0, 2, 'n', 'o')
+	cases := []struct {
+		name   string
+		stream []byte
+		want   []error
+	}{
+		{"huge desktop name", hugeName, []error{ErrHandshake, ErrMalformed}},
+		{"no security types, huge reason", noTypes, []error{ErrHandshake, ErrMalformed}},
+		{"security failure, huge reason", failed, []error{ErrHandshake, ErrMalformed}},
+		{"security failure", politeFailure, []error{ErrHandshake}},
+		{"old protocol", []byte("RFB 003.003\n"), []error{ErrHandshake}},
+		{"not RFB", []byte("HTTP/1.1 400 Bad Request\r\n"), []error{ErrHandshake}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := runServer(t, tc.stream)
+			for _, w := range tc.want {
+				if !errors.Is(err, w) {
+					t.Fatalf("err %v, want %v", err, w)
+				}
+			}
+			t.Logf("%v", err)
+		})
+	}
+}
+
+// FuzzHandshake runs sessions against servers that send arbitrary bytes from the start.
+func FuzzHandshake(f *testing.F) {
+	f.Add(serverPreamble())
+	f.Add([]byte("RFB 003.008\n"))
+	f.Add(append([]byte("RFB 003.008\n"), 0, 0, 0, 0, 3, 'b', 'a', 'd'))
+	f.Add(append([]byte("RFB 003.008\n"), 2, 1, 2, 0, 0, 0, 0))
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		_ = runServer(t, stream)
 	})
 }
