@@ -155,7 +155,7 @@ func TestDemoGuest(t *testing.T) {
 		in.stop(t)
 		st := in.sup.Status()
 		t.Logf("stopped in %.1f s: %+v", time.Since(begin).Seconds(), st)
-		if st.State != StateExited || st.LastExit != "stopped" {
+		if st.State != StateExited || st.LastExit != "stopped, guest powered off" {
 			t.Fatalf("after stop: %+v; want a clean power-off (QEMU exit status 0)", st)
 		}
 		if err := in.sup.Restart(t.Context()); !errors.Is(err, ErrStopped) {

@@ -146,13 +146,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			}
 			backoff = min(2*backoff, s.cfg.MaxBackoff)
 		case reply = <-s.restart:
-			s.stop(p)
-			s.exited(p, "restart requested")
+			s.exited(p, "restart requested, "+s.stop(p))
 			reply <- nil
 			backoff = s.cfg.MinBackoff
 		case <-ctx.Done():
-			s.stop(p)
-			s.exited(p, "stopped")
+			s.exited(p, "stopped, "+s.stop(p))
 			return nil
 		}
 	}
@@ -283,8 +281,8 @@ func (s *Supervisor) exited(p *process, why string) {
 	s.log.Info("qemu ended", "how", desc)
 }
 
-// stop powers the guest down and kills QEMU if it is still there after the grace period.
-func (s *Supervisor) stop(p *process) {
+// stop powers the guest down and kills QEMU if it is still there after the grace period. It says how QEMU ended.
+func (s *Supervisor) stop(p *process) string {
 	s.setState(StateStopping)
 	// Press the power button, and again every few seconds: a guest still booting may not listen yet (the demo
 	// guest loads its ACPI button driver a few seconds into the boot).
@@ -297,7 +295,7 @@ func (s *Supervisor) stop(p *process) {
 		}
 		select {
 		case <-p.exited:
-			return
+			return "guest powered off"
 		case <-time.After(powerdownRepeat):
 			continue
 		case <-grace:
@@ -308,11 +306,12 @@ func (s *Supervisor) stop(p *process) {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:
-		return
+		return "terminated after the grace period"
 	case <-time.After(3 * time.Second):
 	}
 	_ = p.cmd.Process.Kill()
 	<-p.exited
+	return "killed after the grace period"
 }
 
 func (s *Supervisor) currentQMP() *qmp {

@@ -7,8 +7,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestProbeSector boots the KVM probe's boot sector under TCG: it must reach its exit port, so a failure under
@@ -115,5 +117,80 @@ func TestStateStrings(t *testing.T) {
 	}
 	if StateRunning.Proto().String() != "QEMU_STATE_RUNNING" || StateUnknown.Proto().String() != "QEMU_STATE_UNSPECIFIED" {
 		t.Error("Proto mapping")
+	}
+}
+
+// TestWin98BlankDisk runs the win98 profile over a blank base image (no Windows: the BIOS finds nothing to boot):
+// the overlay is created, QEMU comes up running with its VNC socket, and since nothing in the guest answers the
+// power button, stopping kills QEMU after the grace period.
+func TestWin98BlankDisk(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "blank.qcow2")
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", base, "32M").CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img: %v: %s", err, out)
+	}
+	s, err := New(Config{Profile: ProfileWin98, Name: "w98", StateDir: filepath.Join(dir, "st"), Image: base,
+		Accel: "tcg", NIC: "ne2k_pci", VGA: "cirrus", GracePeriod: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for s.Status().State != StateRunning {
+		if time.Now().After(deadline) {
+			t.Fatalf("not running: %+v", s.Status())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := os.Stat(s.Config().Overlay); err != nil {
+		t.Fatalf("overlay: %v", err)
+	}
+	if _, err := os.Stat(s.Config().VNCSocket()); err != nil {
+		t.Fatalf("vnc socket: %v", err)
+	}
+	if ret, err := s.QMP(ctx, "query-status", nil); err != nil || !strings.Contains(string(ret), "running") {
+		t.Fatalf("query-status: %s, %v", ret, err)
+	}
+	// A restart request stops this QEMU (killed after the grace period: nothing answers the power button) and
+	// starts a new one at once.
+	first := s.Status().PID
+	if err := s.Restart(ctx); err != nil {
+		t.Fatalf("Restart: %v", err)
+	}
+	for st := s.Status(); st.State != StateRunning || st.Restarts != 1 || st.PID == first; st = s.Status() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not running again after Restart: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if last := s.Status().LastExit; last != "restart requested, terminated after the grace period" {
+		t.Fatalf("LastExit after Restart: %q", last)
+	}
+	if err := s.Reset(ctx); err != nil {
+		t.Fatalf("Reset: %v", err)
+	}
+
+	pid := s.Status().PID
+	begin := time.Now()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	done <- nil
+	took := time.Since(begin)
+	if took < 2*time.Second {
+		t.Fatalf("stopped after %s, before the 2 s grace period: the blank guest cannot have powered down", took)
+	}
+	if alive := exec.Command("kill", "-0", strconv.Itoa(pid)).Run() == nil; alive {
+		t.Fatalf("QEMU pid %d still alive after Run returned", pid)
+	}
+	if st := s.Status(); st.LastExit != "stopped, terminated after the grace period" {
+		t.Fatalf("LastExit %q", st.LastExit)
 	}
 }
