@@ -19,37 +19,20 @@ import (
 	"github.com/loco-cluster/loco/agent/internal/capture"
 	"github.com/loco-cluster/loco/agent/internal/pulse"
 	"github.com/loco-cluster/loco/agent/internal/rfb"
+	"github.com/loco-cluster/loco/hack/guest"
 	"github.com/loco-cluster/loco/hack/guest/strip"
 )
 
 // guestDir builds the demo guest with hack/guest/build (a no-op when the cache has it) and returns its directory.
 func guestDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir, err := guest.Build(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("repository root (go.work) not found")
-		}
-		dir = parent
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(dir, "hack/guest/build"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("hack/guest/build: %v\n%s", err, stderr.String())
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1]
+	return dir
 }
 
 // instance is a supervised demo guest with its PulseAudio and an rfb client on its VNC socket.
