@@ -422,12 +422,24 @@ func appendPixels(b []byte, p *picture, r image.Rectangle, pf pixelFormat) []byt
 		}
 		return b
 	}
+	if pf.bpp == 32 && !pf.bigEndian && pf.rmax == 255 && pf.gmax == 255 && pf.bmax == 255 &&
+		pf.rshift%8 == 0 && pf.gshift%8 == 0 && pf.bshift%8 == 0 { // byte-aligned 32-bit formats (noVNC's RGBX)
+		ri, gi, bi := pf.rshift/8, pf.gshift/8, pf.bshift/8
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			row := p.pix[y*p.stride+r.Min.X*4 : y*p.stride+r.Max.X*4]
+			for i := 0; i < len(row); i += 4 {
+				var px [4]byte
+				px[ri], px[gi], px[bi] = row[i+2], row[i+1], row[i]
+				b = append(b, px[:]...)
+			}
+		}
+		return b
+	}
 	bpp := pf.bpp / 8
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		for x := r.Min.X; x < r.Max.X; x++ {
 			c := p.at(x, y)
-			v := uint32(int(c.r)*pf.rmax/255)<<pf.rshift | uint32(int(c.g)*pf.gmax/255)<<pf.gshift |
-				uint32(int(c.b)*pf.bmax/255)<<pf.bshift
+			v := scale(c.r, pf.rmax)<<pf.rshift | scale(c.g, pf.gmax)<<pf.gshift | scale(c.b, pf.bmax)<<pf.bshift
 			switch {
 			case bpp == 1:
 				b = append(b, byte(v))
@@ -444,3 +456,6 @@ func appendPixels(b []byte, p *picture, r image.Rectangle, pf pixelFormat) []byt
 	}
 	return b
 }
+
+// scale maps an 8-bit channel to 0..max, rounding (so RGB565 colours expanded by bit replication come back exact).
+func scale(c uint8, max int) uint32 { return uint32((int(c)*max + 127) / 255) }

@@ -1,6 +1,7 @@
 package vncsynth
 
 import (
+	"bytes"
 	"bufio"
 	"context"
 	"encoding/binary"
@@ -239,5 +240,30 @@ func getJSON(t *testing.T, url string, v any) {
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestPixelFormats(t *testing.T) {
+	p := newPicture(2, 1, false)
+	p.fill(rect(0, 0, 1, 1), rgb{0x12, 0x34, 0x56})
+	p.fill(rect(1, 0, 1, 1), rgb{0xff, 0x80, 0x00})
+	cases := []struct {
+		name string
+		pf   pixelFormat
+		want []byte
+	}{
+		{"BGRX", serverFormat(32), []byte{0x56, 0x34, 0x12, 0, 0x00, 0x80, 0xff, 0}},
+		{"RGBX", pixelFormat{bpp: 32, depth: 24, rmax: 255, gmax: 255, bmax: 255, gshift: 8, bshift: 16},
+			[]byte{0x12, 0x34, 0x56, 0, 0xff, 0x80, 0x00, 0}},
+		{"XRGB big-endian", pixelFormat{bpp: 32, depth: 24, bigEndian: true, rmax: 255, gmax: 255, bmax: 255, rshift: 16, gshift: 8},
+			[]byte{0, 0x12, 0x34, 0x56, 0, 0xff, 0x80, 0x00}},
+		{"RGB565 little-endian", serverFormat(16), []byte{0xaa, 0x11, 0x00, 0xfc}},
+		{"BGR233", pixelFormat{bpp: 8, depth: 8, rmax: 7, gmax: 7, bmax: 3, gshift: 3, bshift: 6},
+			[]byte{0 | 1<<3 | 1<<6, 7 | 4<<3}},
+	}
+	for _, tc := range cases {
+		if got := appendPixels(nil, p, p.bounds(), tc.pf); !bytes.Equal(got, tc.want) {
+			t.Errorf("%s: % x, want % x", tc.name, got, tc.want)
+		}
 	}
 }
