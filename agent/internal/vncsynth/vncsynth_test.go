@@ -1,8 +1,8 @@
 package vncsynth
 
 import (
-	"bytes"
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
