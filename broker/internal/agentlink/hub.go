@@ -40,15 +40,20 @@ type Hub struct {
 	sendBuf  int
 	observer SessionObserver
 
-	mu    sync.Mutex
-	gen   uint64
-	conns map[string]*Conn
+	mu      sync.Mutex
+	gen     uint64
+	conns   map[string]*Conn
+	closing chan struct{}
+	once    sync.Once
 }
 
 // NewHub creates a Hub reporting to reg.
 func NewHub(reg Registry, log *slog.Logger) *Hub {
-	return &Hub{reg: reg, log: log, sendBuf: 64, conns: map[string]*Conn{}}
+	return &Hub{reg: reg, log: log, sendBuf: 64, conns: map[string]*Conn{}, closing: make(chan struct{})}
 }
+
+// Close ends every Attach stream with Unavailable (the broker is stopping; agents re-attach elsewhere or later).
+func (h *Hub) Close() { h.once.Do(func() { close(h.closing) }) }
 
 // SetSessionObserver installs the observer of agent-side session ends. Call before serving.
 func (h *Hub) SetSessionObserver(o SessionObserver) { h.observer = o }
@@ -129,6 +134,8 @@ func (h *Hub) Attach(stream locov1.Broker_AttachServer) error {
 			}
 			log.Warn("agent stream failed", "err", err)
 			return err
+		case <-h.closing:
+			return status.Error(codes.Unavailable, "broker shutting down")
 		case <-ctx.Done():
 			if errors.Is(context.Cause(ctx), errReplaced) {
 				log.Info("agent stream replaced by a newer attach")

@@ -174,6 +174,7 @@ func Run(ctx context.Context, cfg *config.Broker, opts Options, log *slog.Logger
 	if err := hs.Shutdown(shutdownCtx); err != nil {
 		_ = hs.Close()
 	}
+	hub.Close()
 	stopped := make(chan struct{})
 	go func() { gs.GracefulStop(); close(stopped) }()
 	select {

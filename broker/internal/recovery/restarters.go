@@ -71,7 +71,7 @@ func (p *PodRestarter) Restart(ctx context.Context, inst *locov1.Instance, reaso
 func (p *PodRestarter) event(ctx context.Context, t discovery.Target, typ, reason, note string) {
 	ns := t.Workload.GetNamespace()
 	ev := &eventsv1.Event{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: t.Workload.GetPod() + ".", Namespace: ns},
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", t.Workload.GetPod(), time.Now().UnixNano()), Namespace: ns},
 		EventTime:  metav1.NewMicroTime(time.Now()),
 		Regarding: corev1.ObjectReference{
 			APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: t.Workload.GetPod(), UID: types.UID(t.UID),
