@@ -20,6 +20,7 @@ export default tseslint.config(
   {
     files: ["e2e/**/*.mjs", "*.js"],
     extends: [js.configs.recommended],
-    languageOptions: { globals: globals.node },
+    // Test code runs in Node and, through page.evaluate, in the browser.
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
 );

@@ -2,6 +2,7 @@ import { Suspense, lazy, useEffect, useMemo, useReducer, useState } from "react"
 import { EventsClient, type EventsStatus } from "./api/events";
 import { Focus } from "./components/Focus";
 import { Tile } from "./components/Tile";
+import { Icon } from "./components/Icon";
 import { useNow } from "./media/hooks";
 import { createRuntime, RuntimeContext } from "./runtime";
 import { PAGE_SIZE, clampPage, ordered, page, pageCount, reduce, type Instances } from "./state/instances";
@@ -87,7 +88,7 @@ export function App() {
     <RuntimeContext.Provider value={rt}>
       <div className="flex h-screen flex-col">
         <header className="flex items-center gap-4 border-b border-white/10 px-4 py-2">
-          <h1 className="text-lg font-bold tracking-tight">🚂 Loco Cluster</h1>
+          <h1 className="flex items-center gap-2 text-lg font-bold tracking-tight"><Icon name="train" className="h-5 w-5 text-emerald-400" /> Loco Cluster</h1>
           <span data-testid="events" data-phase={events.phase} className={`text-sm ${events.phase === "live" ? "text-emerald-400" : "text-amber-400"}`}>
             {eventsText}
           </span>

@@ -69,8 +69,11 @@ export class AudioEngine {
     this.levels.delete(id);
   }
 
+  /** getSettings returns a stable object per instance (React's useSyncExternalStore compares by identity). */
   getSettings(id: string): AudioSettings {
-    return this.settings.get(id) ?? { muted: true, volume: 0.8 };
+    let s = this.settings.get(id);
+    if (!s) this.settings.set(id, (s = { muted: true, volume: 0.8 }));
+    return s;
   }
 
   set(id: string, s: Partial<AudioSettings>): void {

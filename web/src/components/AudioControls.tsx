@@ -1,5 +1,6 @@
 import { useEffect, useRef, useSyncExternalStore } from "react";
 import { useRuntime } from "../runtime";
+import { Icon } from "./Icon";
 
 /** Meter draws the instance's audio level; the engine paints it outside React. */
 export function Meter({ id, className }: { id: string; className?: string }) {
@@ -35,7 +36,7 @@ export function AudioControls({ id }: { id: string }) {
           rt.audio.set(id, { muted: !s.muted });
         }}
       >
-        {heard ? "🔊" : "🔇"}
+        {heard ? <Icon name="speaker" /> : <Icon name="muted" />}
       </button>
       <input
         type="range"

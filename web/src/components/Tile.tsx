@@ -3,6 +3,7 @@ import { badgeOf, type Instance } from "../api/types";
 import { describe, useBindVideo, useFrameCounter, useNow, useSession, useSessionStatus } from "../media/hooks";
 import { AudioControls, Meter } from "./AudioControls";
 import { Badge } from "./Badge";
+import { Icon } from "./Icon";
 
 /** Width asked of the agent for a grid tile (maxWidth); the focus view asks for full size. */
 export const TILE_MAX_WIDTH = 640;
@@ -56,9 +57,9 @@ export const Tile = memo(function Tile({ inst, slot, onOpen }: Props) {
         <AudioControls id={inst.id} />
         <span ref={fps} className="tabular-nums text-neutral-400" />
         <span className="ml-auto flex items-center gap-2">
-          {controller?.id && <span title="holds control">🎮 {controller.name || controller.id}</span>}
-          <span data-testid="viewers" title="viewers">
-            👁 {viewers}
+          {controller?.id && <span title="holds control" className="flex items-center gap-1"><Icon name="pad" /> {controller.name || controller.id}</span>}
+          <span data-testid="viewers" title="viewers" className="flex items-center gap-1">
+            <Icon name="eye" /> {viewers}
           </span>
         </span>
       </div>

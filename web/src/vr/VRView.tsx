@@ -53,7 +53,7 @@ export default function VRView({ instances, onExit }: Props) {
                cursor="rayOrigin: mouse" raycaster="objects: .screen" loading-screen="enabled: false"
                style="width:100%;height:100%">
         <a-sky color="#0b1020"></a-sky>
-        <a-plane rotation="-90 0 0" width="30" height="30" color="#151a2e"></a-plane>
+        <a-plane rotation="-90 0 0" position="0 -0.6 0" width="30" height="30" color="#151a2e"></a-plane>
         <a-entity id="loco-camera" camera look-controls="reverseMouseDrag: false" position="0 1.6 0">
           <a-entity cursor="fuse: true; fuseTimeout: 1500" raycaster="objects: .screen; far: 30"
                     position="0 0 -1" geometry="primitive: ring; radiusInner: 0.008; radiusOuter: 0.013"

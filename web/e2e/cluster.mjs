@@ -1,0 +1,238 @@
+// A real Loco cluster on loopback for the browser tests: N synthetic VNC servers (loco-vncsynth), one
+// loco-agent per server attached to it, and a loco-broker with static discovery serving the embedded UI.
+// Every process gets free ports, logs to e2e/out/logs/, and is killed by stop().
+import { spawn, execFileSync } from "node:child_process";
+import { createServer } from "node:net";
+import { mkdirSync, createWriteStream, existsSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createHash } from "node:crypto";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = join(here, "..", "..");
+export const outDir = join(here, "out");
+const cache = process.env.LOCO_CACHE ?? join(process.env.HOME ?? "/root", ".cache", "loco");
+const binDir = join(cache, "e2e-bin");
+
+/** buildBinaries builds loco-broker, loco-agent and loco-vncsynth (incremental: Go's build cache). */
+export function buildBinaries() {
+  mkdirSync(binDir, { recursive: true });
+  const build = (mod, pkg) =>
+    execFileSync("go", ["build", "-o", binDir + "/", pkg], {
+      cwd: join(repo, mod),
+      stdio: ["ignore", "inherit", "inherit"],
+      env: { ...process.env, CGO_ENABLED: "1" },
+    });
+  build("broker", "./cmd/loco-broker");
+  build("agent", "./cmd/loco-vncsynth");
+  build("agent", "./cmd/loco-agent");
+  return {
+    broker: join(binDir, "loco-broker"),
+    agent: join(binDir, "loco-agent"),
+    vncsynth: join(binDir, "loco-vncsynth"),
+  };
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** waitFor polls fn until it returns a truthy value or the timeout passes. */
+export async function waitFor(what, fn, timeoutMs = 30000, everyMs = 250) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ""}`);
+}
+
+/** labelColour is vncsynth's band colour for a label (FNV-1a 32 of the label -> hue), as [r, g, b]. */
+export function labelColour(label) {
+  let h = 0x811c9dc5;
+  for (const c of Buffer.from(label)) {
+    h ^= c;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  const hue = (h % 360) / 60;
+  const m2 = hue - 2 * Math.trunc(hue / 2);
+  const x = 1 - Math.abs(m2 - 1);
+  let r = 0, g = 0, b = 0;
+  switch (Math.trunc(hue)) {
+    case 0: r = 1; g = x; break;
+    case 1: r = x; g = 1; break;
+    case 2: g = 1; b = x; break;
+    case 3: g = x; b = 1; break;
+    case 4: r = x; b = 1; break;
+    default: r = 1; b = x;
+  }
+  const u8 = (v) => Math.trunc(60 + 195 * v) & 0xff;
+  return [u8(r), u8(g), u8(b)];
+}
+
+const hueOf = (label) => {
+  let h = 0x811c9dc5;
+  for (const c of Buffer.from(label)) {
+    h ^= c;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % 360;
+};
+
+/** distinctLabels picks n labels whose band hues are at least minDeg apart (so tiles are told apart by colour). */
+export function distinctLabels(n, prefix = "loco", minDeg = 24) {
+  const out = [];
+  const hues = [];
+  for (let i = 0; out.length < n && i < 10000; i++) {
+    const l = `${prefix}-${i}`;
+    const h = hueOf(l);
+    if (hues.every((o) => Math.min(Math.abs(o - h), 360 - Math.abs(o - h)) >= minDeg)) {
+      out.push(l);
+      hues.push(h);
+    }
+  }
+  if (out.length < n) throw new Error("could not pick distinct labels");
+  return out;
+}
+
+class Proc {
+  constructor(name, bin, args, logDir) {
+    this.name = name;
+    this.bin = bin;
+    this.args = args;
+    this.logDir = logDir;
+    this.start();
+  }
+  start() {
+    const log = createWriteStream(join(this.logDir, `${this.name}.log`), { flags: "a" });
+    this.child = spawn(this.bin, this.args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
+    this.child.stdout.pipe(log);
+    this.child.stderr.pipe(log);
+    this.exited = new Promise((r) => this.child.once("exit", r));
+  }
+  async kill(signal = "SIGTERM") {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill(signal);
+    const t = setTimeout(() => this.child.kill("SIGKILL"), 5000);
+    await this.exited;
+    clearTimeout(t);
+  }
+}
+
+/**
+ * startCluster starts n instances. Options: fps (VNC paint rate and agent cap), width, height, codec.
+ * Returns { url, instances: [{id, label, events}], procs, stop() }.
+ */
+export async function startCluster(bins, { n = 9, fps = 10, width = 640, height = 480, codec, scene = "town" } = {}) {
+  const runId = createHash("sha1").update(String(process.pid) + Date.now()).digest("hex").slice(0, 6);
+  const logDir = join(outDir, "logs", runId);
+  mkdirSync(logDir, { recursive: true });
+  const procs = [];
+  const labels = distinctLabels(n);
+  const instances = [];
+  for (const label of labels) {
+    const vnc = await freePort();
+    const ev = await freePort();
+    procs.push(
+      new Proc(`vncsynth-${label}`, bins.vncsynth, [
+        "--listen", `127.0.0.1:${vnc}`,
+        "--label", label,
+        "--scene", scene,
+        "--fps", String(fps),
+        "--width", String(width),
+        "--height", String(height),
+        "--events-http", `127.0.0.1:${ev}`,
+        "--events-stdout=false",
+      ], logDir),
+    );
+    instances.push({ id: label, label, vnc, events: `http://127.0.0.1:${ev}` });
+  }
+  const http = await freePort();
+  const grpc = await freePort();
+  const brokerArgs = [
+    "--http-listen", `127.0.0.1:${http}`,
+    "--grpc-listen", `127.0.0.1:${grpc}`,
+    "--instances", labels.join(","),
+    "--recover", "off",
+  ];
+  const broker = new Proc("broker", bins.broker, brokerArgs, logDir);
+  procs.push(broker);
+  const url = `http://127.0.0.1:${http}`;
+  await waitFor("broker /healthz", async () => (await fetch(`${url}/healthz`)).ok, 20000);
+  for (const inst of instances) {
+    const args = [
+      "--instance-id", inst.id,
+      "--broker", `127.0.0.1:${grpc}`,
+      "--vnc", `127.0.0.1:${inst.vnc}`,
+      "--http-listen", `127.0.0.1:${await freePort()}`,
+      "--grpc-listen", `127.0.0.1:${await freePort()}`,
+      "--ice-udp-port", String(await freePort()),
+      "--ice-tcp-port", "0",
+      "--allow-loopback",
+      "--fps", String(fps),
+      "--audio", "off",
+    ];
+    if (codec) args.push("--codec", codec);
+    inst.agent = new Proc(`agent-${inst.id}`, bins.agent, args, logDir);
+    procs.push(inst.agent);
+  }
+  return {
+    url,
+    logDir,
+    instances,
+    broker,
+    procs,
+    async restartBroker() {
+      await broker.kill();
+      broker.start();
+      await waitFor("broker /healthz after restart", async () => (await fetch(`${url}/healthz`)).ok, 20000);
+    },
+    async stop() {
+      await Promise.all(procs.map((p) => p.kill()));
+    },
+  };
+}
+
+/** vncEvents reads the input events a vncsynth recorded since seq. */
+export async function vncEvents(inst, since = 0) {
+  const r = await fetch(`${inst.events}/events?since=${since}`);
+  if (!r.ok) throw new Error(`vncsynth events: ${r.status}`);
+  return (await r.json()) ?? [];
+}
+
+// Playwright gives every launch a fresh, empty profile directory of its own.
+export const chromiumArgs = () => [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--autoplay-policy=no-user-gesture-required",
+  "--allow-loopback-in-peer-connection",
+  "--disable-features=WebRtcHideLocalIpsWithMdns",
+  // WebGL for the VR view without a GPU.
+  "--enable-unsafe-swiftshader",
+  "--use-angle=swiftshader",
+];
+
+export const chromiumPath = process.env.LOCO_CHROMIUM ?? "/usr/bin/chromium";
+export const haveChromium = () => existsSync(chromiumPath);

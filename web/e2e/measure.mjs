@@ -1,0 +1,92 @@
+// measure.mjs: figures for the web UI on this machine, against the same real cluster the e2e tests use
+// (9 instances, loco-vncsynth town scene 640x480 at 10 fps, real agents and broker):
+//   - time from page load to nine playing tiles (every tile has presented a frame), median of RUNS loads;
+//   - browser CPU (all Chromium processes, % of one core) while the 9-tile grid plays, over CPU_SECONDS.
+// Usage: cd web && node e2e/measure.mjs [runs=5] [cpuSeconds=20]   (run `make web` first)
+import { readFileSync, readdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+import { buildBinaries, chromiumArgs, chromiumPath, sleep, startCluster, waitFor } from "./cluster.mjs";
+import { allTilesPlaying } from "./page.mjs";
+
+const runs = Number(process.argv[2] ?? 5);
+const cpuSeconds = Number(process.argv[3] ?? 20);
+const HZ = 100; // USER_HZ on Linux
+
+function tree(root) {
+  const kids = new Map();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!kids.has(ppid)) kids.set(ppid, []);
+      kids.get(ppid).push(Number(d));
+    } catch {
+      // process gone
+    }
+  }
+  const out = [];
+  const walk = (p) => {
+    out.push(p);
+    for (const k of kids.get(p) ?? []) walk(k);
+  };
+  walk(root);
+  return out;
+}
+
+function cpuTicks(pids) {
+  let t = 0;
+  for (const p of pids) {
+    try {
+      const st = readFileSync(`/proc/${p}/stat`, "utf8");
+      const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+      t += Number(f[11]) + Number(f[12]); // utime + stime
+    } catch {
+      // exited
+    }
+  }
+  return t;
+}
+
+const cluster = await startCluster(buildBinaries(), { n: 9, fps: 10, width: 640, height: 480 });
+const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs() });
+try {
+  // Agents attached and serving before timing starts.
+  await waitFor(
+    "9 healthy instances",
+    async () => {
+      const r = await (await fetch(`${cluster.url}/api/instances`)).json();
+      return r.instances.filter((i) => i.state === "INSTANCE_STATE_HEALTHY").length === 9;
+    },
+    60000,
+  );
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await ctx.newPage();
+    const t0 = Date.now();
+    await page.goto(cluster.url);
+    await waitFor("9 playing tiles", () => page.evaluate(allTilesPlaying, 9), 60000, 50);
+    times.push(Date.now() - t0);
+    if (i < runs - 1) {
+      await ctx.close();
+      await sleep(1000);
+    } else {
+      // Keep the last page playing for the CPU figure.
+      await sleep(3000);
+      const pids = tree(browser.process?.()?.pid ?? 0);
+      const a = cpuTicks(pids);
+      const t = Date.now();
+      await sleep(cpuSeconds * 1000);
+      const b = cpuTicks(tree(browser.process?.()?.pid ?? 0));
+      const pct = ((b - a) / HZ / ((Date.now() - t) / 1000)) * 100;
+      const fps = await page.$$eval('[data-testid="tile"] video', (vs) => vs.map((v) => Number(v.dataset.fps ?? 0)));
+      console.log(`browser CPU, 9-tile grid playing: ${pct.toFixed(0)} % of one core over ${cpuSeconds} s (tile fps: ${fps.join(" ")})`);
+    }
+  }
+  const sorted = [...times].sort((x, y) => x - y);
+  console.log(`page load -> 9 playing tiles: median ${sorted[Math.floor(sorted.length / 2)]} ms of ${runs} (${times.join(", ")} ms)`);
+} finally {
+  await browser.close();
+  await cluster.stop();
+}
