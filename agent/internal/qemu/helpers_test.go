@@ -35,8 +35,8 @@ func guestDir(t testing.TB) string {
 	return dir
 }
 
-// instance is a supervised demo guest with its PulseAudio and an rfb client on its VNC socket.
-type instance struct {
+// demoInstance is a supervised demo guest with its PulseAudio and an rfb client on its VNC socket.
+type demoInstance struct {
 	sup    *Supervisor
 	pa     *pulse.Server
 	vnc    *rfb.Client
@@ -45,7 +45,7 @@ type instance struct {
 	cancel context.CancelFunc
 }
 
-func startDemo(t testing.TB, name string, mod func(*Config)) *instance {
+func startDemo(t testing.TB, name string, mod func(*Config)) *demoInstance {
 	t.Helper()
 	gd := guestDir(t)
 	dir := t.TempDir()
@@ -65,7 +65,7 @@ func startDemo(t testing.TB, name string, mod func(*Config)) *instance {
 		cancel()
 		t.Fatalf("New: %v", err)
 	}
-	in := &instance{sup: sup, pa: pa, fb: &capture.Framebuffer{}, runErr: make(chan error, 1), cancel: cancel}
+	in := &demoInstance{sup: sup, pa: pa, fb: &capture.Framebuffer{}, runErr: make(chan error, 1), cancel: cancel}
 	go func() { in.runErr <- sup.Run(ctx) }()
 	in.vnc = rfb.New(rfb.Config{Addr: sup.VNCAddress(), Framebuffer: in.fb, MinBackoff: 50 * time.Millisecond,
 		MaxBackoff: 500 * time.Millisecond})
@@ -82,7 +82,7 @@ func startDemo(t testing.TB, name string, mod func(*Config)) *instance {
 }
 
 // stop ends the supervisor (power down) and waits for Run to return.
-func (in *instance) stop(t testing.TB) {
+func (in *demoInstance) stop(t testing.TB) {
 	in.cancel()
 	select {
 	case err := <-in.runErr:
@@ -96,7 +96,7 @@ func (in *instance) stop(t testing.TB) {
 }
 
 // state decodes the strip from the current framebuffer.
-func (in *instance) state() (strip.State, error) {
+func (in *demoInstance) state() (strip.State, error) {
 	var st strip.State
 	err := strip.ErrTooSmall
 	var fr capture.Frame
@@ -110,7 +110,7 @@ func (in *instance) state() (strip.State, error) {
 }
 
 // waitState waits until the guest's strip satisfies ok and returns it.
-func (in *instance) waitState(t testing.TB, what string, timeout time.Duration, ok func(strip.State) bool) strip.State {
+func (in *demoInstance) waitState(t testing.TB, what string, timeout time.Duration, ok func(strip.State) bool) strip.State {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last strip.State
@@ -132,7 +132,7 @@ func (in *instance) waitState(t testing.TB, what string, timeout time.Duration, 
 
 // settled waits until the guest's pointer has not moved for 300 ms (every motion sent has arrived) and returns
 // the state.
-func (in *instance) settled(t testing.TB) strip.State {
+func (in *demoInstance) settled(t testing.TB) strip.State {
 	t.Helper()
 	var last strip.State
 	since := time.Now()
