@@ -378,17 +378,16 @@ func (c *client) build() []byte {
 		notice(0, encExtendedKeyEvent)
 	}
 	if c.hasReq {
+		// Like QEMU, send everything that changed whatever the requested area (after a mode change a pending
+		// request may still name the old size), plus the requested area of a non-incremental request.
 		var rects []image.Rectangle
-		if !c.incremental {
-			if r := c.req.Intersect(p.bounds()); !r.Empty() {
+		for _, d := range c.dirty {
+			if r := d.Intersect(p.bounds()); !r.Empty() {
 				rects = append(rects, r)
 			}
-		} else {
-			for _, d := range c.dirty {
-				if r := d.Intersect(c.req).Intersect(p.bounds()); !r.Empty() {
-					rects = append(rects, r)
-				}
-			}
+		}
+		if r := c.req.Intersect(p.bounds()); !c.incremental && !r.Empty() {
+			rects = append(rects, r)
 		}
 		if !c.incremental || len(rects) > 0 {
 			c.hasReq = false
