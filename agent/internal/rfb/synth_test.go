@@ -135,6 +135,11 @@ func TestSynthModesPixelExact(t *testing.T) {
 			if s := c.Stats(); s.Resizes != 3 || s.Connects != 1 || s.LastError != nil {
 				t.Fatalf("stats %+v: want 3 resizes on one connection", s)
 			}
+			// Exactly one request in flight: never a request before the previous one was answered, and at most
+			// one unanswered now.
+			if s := srv.Stats(); s.Overlapping != 0 || s.Requests-s.Updates > 1 || s.Updates < 5 {
+				t.Fatalf("server stats %+v", s)
+			}
 		})
 	}
 }

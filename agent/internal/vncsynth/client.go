@@ -269,8 +269,12 @@ func (c *client) reader() error {
 			x, y := int(binary.BigEndian.Uint16(b[1:])), int(binary.BigEndian.Uint16(b[3:]))
 			w, h := int(binary.BigEndian.Uint16(b[5:])), int(binary.BigEndian.Uint16(b[7:]))
 			c.mu.Lock()
+			if c.hasReq {
+				c.s.overlapping.Add(1)
+			}
 			c.hasReq, c.incremental, c.req = true, b[0] != 0, rect(x, y, w, h)
 			c.mu.Unlock()
+			c.s.requests.Add(1)
 			c.signal()
 		case 4: // KeyEvent
 			if _, err := io.ReadFull(c.br, b[:7]); err != nil {
@@ -391,6 +395,7 @@ func (c *client) build() []byte {
 		}
 		if !c.incremental || len(rects) > 0 {
 			c.hasReq = false
+			c.s.updates.Add(1)
 			c.dirty = c.dirty[:0]
 			out = append(out, 0, 0)
 			out = binary.BigEndian.AppendUint16(out, uint16(len(rects)))

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -58,6 +59,22 @@ type Server struct {
 	clients map[*client]struct{}
 
 	done chan struct{} // closed when Serve returns
+
+	requests, updates, overlapping atomic.Uint64
+}
+
+// Stats are a server's protocol counters, over all clients.
+type Stats struct {
+	// Requests counts FramebufferUpdateRequests received; Updates the FramebufferUpdates that answered one.
+	Requests, Updates uint64
+	// Overlapping counts requests that arrived while an earlier one was still unanswered (a client that keeps
+	// exactly one request in flight never causes one).
+	Overlapping uint64
+}
+
+// Stats returns the protocol counters.
+func (s *Server) Stats() Stats {
+	return Stats{Requests: s.requests.Load(), Updates: s.updates.Load(), Overlapping: s.overlapping.Load()}
 }
 
 // New returns a server with its first frame (number 0) painted.
