@@ -1,4 +1,4 @@
-import { Suspense, lazy, useEffect, useMemo, useReducer, useState } from "react";
+import { Suspense, lazy, useEffect, useMemo, useReducer, useRef, useState } from "react";
 import { EventsClient, type EventsStatus } from "./api/events";
 import { Focus } from "./components/Focus";
 import { Tile } from "./components/Tile";
@@ -10,6 +10,7 @@ import { PAGE_SIZE, clampPage, ordered, page, pageCount, reduce, type Instances 
 const VRView = lazy(() => import("./vr/VRView"));
 
 const empty: Instances = new Map();
+const ready = new Set(["INSTANCE_STATE_ATTACHED", "INSTANCE_STATE_HEALTHY", "INSTANCE_STATE_DEGRADED"]);
 
 export function App() {
   const rt = useMemo(createRuntime, []);
@@ -32,14 +33,27 @@ export function App() {
   const shown = useMemo(() => page(list, cur), [list, cur]);
   const focused = focusId ? instances.get(focusId) : undefined;
 
-  // Agents coming back: skip the remaining back-off of their sessions.
+  // An agent coming back (its instance turns attached/healthy again): skip the rest of its session's back-off.
+  const lastStates = useRef(new Map<string, boolean>());
   useEffect(() => {
+    const seen = lastStates.current;
     for (const inst of list) {
-      if (inst.state === "INSTANCE_STATE_HEALTHY" || inst.state === "INSTANCE_STATE_ATTACHED" || inst.state === "INSTANCE_STATE_DEGRADED") {
-        rt.pool.get(inst.id)?.kick();
-      }
+      const up = ready.has(inst.state ?? "");
+      if (up && seen.get(inst.id) === false) rt.pool.get(inst.id)?.kick();
+      seen.set(inst.id, up);
     }
   }, [rt, list]);
+
+  // Browsers start audio only after a gesture: the first click or key anywhere.
+  useEffect(() => {
+    const resume = () => rt.audio.resume();
+    window.addEventListener("pointerdown", resume, { once: true });
+    window.addEventListener("keydown", resume, { once: true });
+    return () => {
+      window.removeEventListener("pointerdown", resume);
+      window.removeEventListener("keydown", resume);
+    };
+  }, [rt]);
 
   // Shortcuts: Ctrl+1..9 (or Alt+1..9) focus a tile of this page, Esc back to the grid, PageUp/PageDown page.
   useEffect(() => {

@@ -40,7 +40,8 @@ export function useBindVideo(session: Session | undefined, video: RefObject<HTML
         v.srcObject = stream;
         if (stream) v.play().catch(() => {});
       }
-      if (session.status.phase !== "closed") rt.audio.attach(session.instanceId, stream);
+      if (session.status.phase === "closed") rt.audio.detach(session.instanceId);
+      else rt.audio.attach(session.instanceId, stream);
     };
     bind();
     return session.subscribe(bind);

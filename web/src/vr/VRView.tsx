@@ -257,7 +257,7 @@ export default function VRView({ instances, onExit }: Props) {
   return (
     <div className="relative min-h-0 flex-1" data-testid="vr">
       <div ref={host} className="absolute inset-0" />
-      <div ref={videos} aria-hidden className="pointer-events-none fixed left-0 top-0 h-px w-px overflow-hidden opacity-0" />
+      <div ref={videos} aria-hidden className="pointer-events-none fixed left-0 top-0 h-0.5 w-0.5 overflow-hidden opacity-0" />
       <div className="absolute left-3 top-3 max-w-md rounded bg-black/70 p-3 text-sm" data-testid="vr-hud">
         {selected ? (
           <div className="flex flex-col gap-2">
