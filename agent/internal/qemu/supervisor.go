@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -359,9 +358,5 @@ func (s *Supervisor) QMP(ctx context.Context, command string, args any) ([]byte,
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
-	ret, err := q.execute(command, args, timeout)
-	if err != nil && errors.Is(err, ErrQMP) {
-		return nil, err
-	}
-	return ret, err
+	return q.execute(command, args, timeout)
 }
