@@ -16,6 +16,9 @@
 // they receive, and its Pix in particular, is valid only during the callback. A consumer that needs the pixels
 // later copies them once, into its own reusable buffer ([Frame.CopyTo]) or straight into an encoder's buffer.
 //
+// [Framebuffer.Subscribe] signals changes to a channel (a [Notifier]: non-blocking, coalescing), which is how the
+// pacer wakes up; [Framebuffer.Size], [Framebuffer.Seq] and [Framebuffer.ChangedAt] need no lock.
+//
 // # Pacer
 //
 // A [Pacer] hands frames to a [Sink]: only when the framebuffer changed, at most FPS times a second (default 30), plus

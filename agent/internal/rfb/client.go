@@ -56,7 +56,8 @@ func (c *Config) defaults() {
 type Mode struct {
 	Width, Height int
 	// GuestBPP and GuestDepth are the bits per pixel and depth of the server's own pixel format from ServerInit,
-	// a hint of the guest's colour depth (the client always receives 32-bit pixels).
+	// a hint of the guest's colour depth (the client always receives 32-bit pixels). QEMU 7.2 always announces
+	// 32/24 whatever the guest's mode, so with QEMU it says nothing; vncsynth announces its --bpp.
 	GuestBPP, GuestDepth int
 	// Name is the desktop name from ServerInit.
 	Name string

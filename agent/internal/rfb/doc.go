@@ -47,7 +47,7 @@
 //
 // When the server announced PointerTypeChange with relative mode ([Client.Relative] is true, the case of a PS/2
 // mouse guest such as Windows 98), QEMU reads the x, y of every PointerEvent as 0x7FFF+dx, 0x7FFF+dy (ui/vnc.c,
-// pointer_event); [Client.PointerRel] encodes that. In absolute mode, or for servers without -257, only
+// pointer_event; TestQEMU checks the deltas in QEMU 7.2's input trace); [Client.PointerRel] encodes that. In absolute mode, or for servers without -257, only
 // [Client.PointerAbs] makes sense (package input converts relative motion to absolute then).
 //
 // When the server acknowledged ExtendedKeyEvent ([Client.ExtendedKeys]), [Client.Key] sends QEMU message 255/0
