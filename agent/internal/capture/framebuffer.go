@@ -63,8 +63,9 @@ type Framebuffer struct {
 	height int
 	stride int
 	pix    []byte
-	damage image.Rectangle
-	w      Writer // the single writer handle, reused under mu
+	dmu    sync.Mutex      // guards damage (changed by the writer under mu, reset by Take under a read lock)
+	damage image.Rectangle // changed area since the last Take
+	w      Writer          // the single writer handle, reused under mu
 
 	seq       atomic.Uint64
 	changedNs atomic.Int64
@@ -113,15 +114,13 @@ func (f *Framebuffer) Subscribe(ch chan<- struct{}) (unsubscribe func()) {
 // and resets the damage. Meant for the one consumer that encodes frames (the [Pacer]); others use [Framebuffer.Peek].
 // frame is filled in and passed back to fn so that a caller can reuse one Frame value without allocating.
 func (f *Framebuffer) Take(frame *Frame, fn func(*Frame)) {
-	// Damage reset needs the write side; take the write lock only long enough to swap it out.
-	f.mu.Lock()
-	damage := f.damage
-	f.damage = image.Rectangle{}
-	f.mu.Unlock()
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	f.fill(frame)
-	frame.Damage = damage
+	f.dmu.Lock() // readers share mu: the damage has its own lock
+	frame.Damage = f.damage
+	f.damage = image.Rectangle{}
+	f.dmu.Unlock()
 	fn(frame)
 }
 
@@ -131,7 +130,9 @@ func (f *Framebuffer) Peek(frame *Frame, fn func(*Frame)) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	f.fill(frame)
+	f.dmu.Lock()
 	frame.Damage = f.damage
+	f.dmu.Unlock()
 	fn(frame)
 }
 
@@ -202,7 +203,9 @@ func (w *Writer) Resize(width, height int) error {
 	}
 	f.width, f.height, f.stride = width, height, stride
 	f.size.Store(uint64(width)<<32 | uint64(height))
+	f.dmu.Lock()
 	f.damage = image.Rectangle{}
+	f.dmu.Unlock()
 	w.damaged = image.Rect(0, 0, width, height)
 	w.changed = true
 	return nil
@@ -213,7 +216,9 @@ func (w *Writer) End() {
 	f := w.f
 	changed := w.changed
 	if changed {
+		f.dmu.Lock()
 		f.damage = f.damage.Union(w.damaged)
+		f.dmu.Unlock()
 		f.seq.Add(1)
 		f.changedNs.Store(time.Now().UnixNano())
 	}
