@@ -6,7 +6,7 @@
 #                      synthetic VNC servers (web/e2e/); screenshots go to web/e2e/out/ (WEB_E2E_SHOTS=docs/img
 #                      writes the README's pictures)
 # hack/setup runs `npm ci` in web/ whenever web/package-lock.json changes.
-TEST_TARGETS += test-web
+TEST_TARGETS += test-web test-web-e2e
 LINT_TARGETS += lint-web
 
 WEBUI_DIST := broker/internal/webui/dist
