@@ -25,12 +25,13 @@ func serverPreamble() []byte {
 }
 
 // runScripted runs one client session against a server that sends the preamble, then script, then closes.
-func runScripted(t testing.TB, script []byte) error {
-	return runServer(t, append(serverPreamble(), script...))
+func runScripted(t testing.TB, script []byte, linger time.Duration) error {
+	return runServer(t, append(serverPreamble(), script...), linger)
 }
 
-// runServer runs one client session against a server that sends stream, then closes.
-func runServer(t testing.TB, stream []byte) error {
+// runServer runs one client session against a server that sends stream, then closes when the client does or
+// after linger.
+func runServer(t testing.TB, stream []byte, linger time.Duration) error {
 	fb := &capture.Framebuffer{}
 	c := New(Config{Addr: "pipe", Framebuffer: fb, Logger: slog.New(slog.DiscardHandler), UpdateTimeout: time.Second})
 	c.dialer = func(context.Context) (net.Conn, error) {
@@ -42,7 +43,7 @@ func runServer(t testing.TB, stream []byte) error {
 			// Stay open a moment (the client may still be writing), then close.
 			select {
 			case <-drained:
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(linger):
 			}
 			_ = srv.Close()
 		}()
@@ -74,7 +75,7 @@ func TestSessionScripts(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := runScripted(t, tc.script); !errors.Is(err, tc.want) {
+			if err := runScripted(t, tc.script, time.Second); !errors.Is(err, tc.want) {
 				t.Fatalf("err %v, want %v", err, tc.want)
 			}
 		})
@@ -92,7 +93,7 @@ func FuzzSession(f *testing.F) {
 	f.Add([]byte{3, 0, 0, 0, 0, 0, 0, 3, 'a', 'b', 'c'})
 	f.Add([]byte{255, 1, 0, 1})
 	f.Fuzz(func(t *testing.T, script []byte) {
-		_ = runScripted(t, script)
+		_ = runScripted(t, script, 100*time.Millisecond)
 	})
 }
 
@@ -116,7 +117,7 @@ func TestHandshakeGuard(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := runServer(t, tc.stream)
+			err := runServer(t, tc.stream, time.Second)
 			for _, w := range tc.want {
 				if !errors.Is(err, w) {
 					t.Fatalf("err %v, want %v", err, w)
@@ -134,6 +135,6 @@ func FuzzHandshake(f *testing.F) {
 	f.Add(append([]byte("RFB 003.008\n"), 0, 0, 0, 0, 3, 'b', 'a', 'd'))
 	f.Add(append([]byte("RFB 003.008\n"), 2, 1, 2, 0, 0, 0, 0))
 	f.Fuzz(func(t *testing.T, stream []byte) {
-		_ = runServer(t, stream)
+		_ = runServer(t, stream, 100*time.Millisecond)
 	})
 }
