@@ -213,15 +213,17 @@ func (v *Video) WriteFrame(f *capture.Frame) error {
 	return v.Push(f.Pix, f.Width, f.Height, f.Stride, time.Now())
 }
 
-// Push copies one BGRX picture (stride bytes per row) into the pipeline, stamped with the capture time at.
+// Push copies one BGRX picture (stride bytes per row) into the pipeline, stamped with the capture time at. An odd
+// width or height is cropped by one pixel (the encoders need even sizes).
 func (v *Video) Push(pix []byte, width, height, stride int, at time.Time) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
 		return ErrClosed
 	}
-	if width <= 0 || height <= 0 || width > capture.MaxWidth || height > capture.MaxHeight || width%2 != 0 ||
-		height%2 != 0 {
+	// 4:2:0 needs even sizes: an odd last column or row is left out.
+	width, height = width&^1, height&^1
+	if width <= 0 || height <= 0 || width > capture.MaxWidth || height > capture.MaxHeight {
 		return fmt.Errorf("%w: %dx%d", ErrFrameSize, width, height)
 	}
 	if width != v.width || height != v.height {

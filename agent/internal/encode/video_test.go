@@ -236,3 +236,26 @@ func BenchmarkVideoPush(b *testing.B) {
 		})
 	}
 }
+
+func TestVideoOddSizeIsCropped(t *testing.T) {
+	col := newCollector()
+	v, err := NewVideo(VideoConfig{Codec: H264, Output: col.output})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	const w, h = 321, 241
+	if err := v.Push(make([]byte, w*h*4), w, h, w*4, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s := col.wait(t, 1)[0]
+	dec, err := NewDecoder(H264)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	pic, ok, err := dec.Decode(s.Data, 5*time.Second)
+	if err != nil || !ok || pic.Width != 320 || pic.Height != 240 {
+		t.Fatalf("decoded %dx%d ok=%v err=%v, want 320x240", pic.Width, pic.Height, ok, err)
+	}
+}
