@@ -99,7 +99,7 @@ func TestBadOffersHarmNothing(t *testing.T) {
 		"",
 		"garbage",
 		"v=0\r\n",
-		"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n",                                      // no media
+		"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n",                                   // no media
 		"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n", // no ICE, no DTLS
 		strings.Repeat("m=audio 9 RTP/AVP 0\r\n", 1000),
 	}
