@@ -12,6 +12,9 @@ import (
 	"github.com/loco-cluster/loco/agent/internal/vncsynth"
 )
 
+// The RFB client is the injector.
+var _ input.Injector = (*rfb.Client)(nil)
+
 // TestThroughVNC sends DataChannel bytes through the handler and a real RFB connection to the synthetic server and
 // checks the messages it receives.
 func TestThroughVNC(t *testing.T) {
