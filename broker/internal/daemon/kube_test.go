@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/loco-cluster/loco/broker/internal/agenttest"
 	"github.com/loco-cluster/loco/broker/internal/config"
@@ -91,6 +92,10 @@ func emulatorPod(ns string, i int) *corev1.Pod {
 
 // kubelet plays the kubelet's part: it sets the pod's phase, readiness and IP.
 func kubelet(ctx context.Context, admin kubernetes.Interface, ns, name string, ready bool, ip string) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error { return setPodStatus(ctx, admin, ns, name, ready, ip) })
+}
+
+func setPodStatus(ctx context.Context, admin kubernetes.Interface, ns, name string, ready bool, ip string) error {
 	p, err := admin.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return err
