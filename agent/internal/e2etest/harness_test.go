@@ -17,7 +17,7 @@ import (
 	"github.com/loco-cluster/loco/agent/internal/webrtc/webrtctest"
 )
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
@@ -25,7 +25,7 @@ func testLogger(t *testing.T) *slog.Logger {
 }
 
 // startSynth serves a synthetic VNC server on a unix socket and returns it with its address.
-func startSynth(t *testing.T, cfg vncsynth.Config) (*vncsynth.Server, string) {
+func startSynth(t testing.TB, cfg vncsynth.Config) (*vncsynth.Server, string) {
 	t.Helper()
 	cfg.Logger = testLogger(t)
 	srv, err := vncsynth.New(cfg)
@@ -51,7 +51,7 @@ func startSynth(t *testing.T, cfg vncsynth.Config) (*vncsynth.Server, string) {
 }
 
 // startAgent runs an instance against addr and returns it.
-func startAgent(t *testing.T, addr string, codec encode.Codec, mutate func(*instance.Config)) *instance.Instance {
+func startAgent(t testing.TB, addr string, codec encode.Codec, mutate func(*instance.Config)) *instance.Instance {
 	t.Helper()
 	cfg := instance.Config{
 		VNC:      addr,
@@ -80,7 +80,7 @@ func startAgent(t *testing.T, addr string, codec encode.Codec, mutate func(*inst
 }
 
 // connect makes a viewer and starts its session.
-func connect(t *testing.T, in *instance.Instance, id string, control bool) (*webrtctest.Viewer, webrtc.Answer) {
+func connect(t testing.TB, in *instance.Instance, id string, control bool) (*webrtctest.Viewer, webrtc.Answer) {
 	t.Helper()
 	v, err := webrtctest.New()
 	if err != nil {
@@ -104,7 +104,7 @@ func connect(t *testing.T, in *instance.Instance, id string, control bool) (*web
 	return v, ans
 }
 
-func waitCtx(t *testing.T, d time.Duration) context.Context {
+func waitCtx(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
