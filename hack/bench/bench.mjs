@@ -43,6 +43,7 @@ const results = {
   meta: { date: new Date().toISOString(), mode: smoke ? 'smoke' : 'full', command: process.env.LOCO_BENCH_COMMAND || `node hack/bench/bench.mjs ${process.argv.slice(2).join(' ')}`.trim(), machine: machine(), plan, logs: dir },
   streams: {}, density: {}, broker: {}, loss: {}, k8s: {},
 };
+results.meta.load = { start: os.loadavg()[0].toFixed(2) };
 
 const bins = await buildAll(log);
 results.meta.components = Object.fromEntries(Object.entries(bins).map(([k, v]) => [k, v.path ? 'built' : v.missing]));
@@ -89,6 +90,7 @@ if (only.has('k8s')) {
   results.k8s = await readyToEvent({ bins, dir }, plan, need, log);
 }
 await stopAll();
+results.meta.load.end = os.loadavg()[0].toFixed(2);
 
 if (opts.json) fs.writeFileSync(opts.json, JSON.stringify(results, null, 2) + '\n');
 const md = render(results);

@@ -28,7 +28,15 @@ async function withNamespace(fn) {
   }
 }
 
-const impair = (ns, on) => sh('ip', ['netns', 'exec', ns, 'iptables', on ? '-I' : '-D', 'OUTPUT', '-j', 'NFQUEUE', '--queue-num', '0', '--queue-bypass']);
+/**
+ * impair queues to loco-netem only the packets between the browser and the server it talks to (both directions of
+ * `proto` port `port`), never the VNC link behind the server, which is not part of the network being played.
+ */
+function impair(ns, on, { proto, port }) {
+  for (const dir of ['--sport', '--dport']) {
+    sh('ip', ['netns', 'exec', ns, 'iptables', on ? '-I' : '-D', 'OUTPUT', '-p', proto, dir, String(port), '-j', 'NFQUEUE', '--queue-num', '0', '--queue-bypass']);
+  }
+}
 
 async function measurePath(env, ns, netem, browser, which, plan, log) {
   const prefix = ['ip', 'netns', 'exec', ns];
@@ -37,23 +45,26 @@ async function measurePath(env, ns, netem, browser, which, plan, log) {
   const synth = await startSynth(penv, { scene: 'town', depth: 16, name });
   const children = [synth.child];
   const page = await browser.ctx.newPage();
+  let link;
   try {
     if (which === 'novnc') {
       const srv = await startNoVNCServer(penv, synth, name);
       children.push(srv.ws, srv.tight);
       const { wsPort } = srv;
+      link = { proto: 'tcp', port: wsPort };
       await page.goto(`http://127.0.0.1:${wsPort}/__bench/novnc.html`);
       await page.waitForFunction(() => window.pageReady === true);
       await page.evaluate((o) => window.startNoVNC(o), { url: `ws://127.0.0.1:${wsPort}`, ...novncSettings.town });
     } else {
       const agent = await startAgent(penv, { vncPort: synth.port, codec: which, name });
       children.push(agent.child);
+      link = { proto: 'udp', port: agent.udp };
       await page.goto(`${agent.base}/__bench/webrtc.html`);
       await page.waitForFunction(() => window.pageReady === true);
       await page.evaluate((o) => window.connect(o), { url: '/whep', codec: which });
     }
     await sleep(1000);
-    impair(ns, true);
+    impair(ns, true, link);
     try {
       await sleep(1000);
       await page.evaluate(() => window.benchReset());
@@ -79,7 +90,7 @@ async function measurePath(env, ns, netem, browser, which, plan, log) {
         pictureBack: measured(Math.max(...back), 'ms', { outageMs, each: back }),
       };
     } finally {
-      impair(ns, false);
+      impair(ns, false, link);
     }
   } finally {
     await page.close().catch(() => {});

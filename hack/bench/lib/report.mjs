@@ -70,6 +70,7 @@ export function render(r) {
   out.push(`Written by \`make bench\` (${r.meta.mode} run) on **${r.meta.date}**.`, '');
   out.push(`- Command: \`${r.meta.command}\``);
   out.push(`- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.distro}, kernel ${m.kernel}; no GPU`);
+  if (r.meta.load) out.push(`- Load average (1 min) at the start and the end of the run: ${r.meta.load.start} / ${r.meta.load.end} (other work on the machine shares its 2 cores)`);
   out.push(`- Software: ${m.chromium} (headless, software decoding), ${m.go}, Node ${m.node}, GStreamer ${m.gstreamer}`);
   out.push(`- Programs under test: ${Object.entries(r.meta.components ?? {}).map(([k, v]) => `${k}: ${v === 'built' ? 'built from this tree' : `missing (${v})`}`).join('; ')}`);
   out.push('');
@@ -98,12 +99,14 @@ export function render(r) {
   out.push('## Density', '', 'Instances (each: one agent and its own synthetic VNC server, 16-bit) that all keep ≥ 28 frames/s encoded,',
     'read from each agent\'s `/metrics`, adding one instance at a time. Baseline: the target (9 *town* instances at 30 fps',
     'on 2 cores); no target is stated for *motion*, so the same 9 is used.', '',
-    '| scene | codec | instances | baseline | ratio |', '|---|---|---|---|---|');
+    'The last column is the slowest instance\'s encoded frames/s with 1, 2, ... instances running.', '',
+    '| scene | codec | instances | baseline | ratio | slowest instance, frames/s |', '|---|---|---|---|---|---|');
   const nine = { value: 9, unit: 'instances' };
   for (const [key, f] of Object.entries(r.density)) {
     const [scene, codec] = key.split('/');
     const capped = f.detail?.capped ? ' (the most tried)' : '';
-    out.push(`| ${scene} | ${codec === 'h264' ? 'H.264' : 'VP8'} | ${cell(f, notes)}${capped} | 9 (target) | ${ratio(f, nine)} |`);
+    const curve = (f.detail?.steps ?? []).map((st) => `${st.n}: ${st.minFps.toFixed(1)}`).join(', ');
+    out.push(`| ${scene} | ${codec === 'h264' ? 'H.264' : 'VP8'} | ${cell(f, notes)}${capped} | 9 (target) | ${ratio(f, nine)} | ${curve} |`);
   }
   out.push('');
 

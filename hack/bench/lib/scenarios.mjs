@@ -41,7 +41,7 @@ export async function startAgent(env, { vncPort, codec, name, extra = [] }) {
     if (child.exited) throw new Error(`loco-agent exited (see ${name}.agent.log)`);
     return tcpReadyIn(env.prefix, http, 1000).then(() => true, () => false);
   }, 30000);
-  return { child, http, base: `http://127.0.0.1:${http}` };
+  return { child, http, udp, base: `http://127.0.0.1:${http}` };
 }
 
 async function measureWindow(env, page, pids, secs) {
