@@ -198,8 +198,10 @@ export async function startCluster(bins, { n = 9, fps = 10, width = 640, height 
     instances,
     broker,
     procs,
-    async restartBroker() {
+    /** restartBroker stops the broker and starts it again, with another static instance list when ids is given. */
+    async restartBroker(ids) {
       await broker.kill();
+      if (ids) broker.args[broker.args.indexOf("--instances") + 1] = ids.join(",");
       broker.start();
       await waitFor("broker /healthz after restart", async () => (await fetch(`${url}/healthz`)).ok, 20000);
     },

@@ -34,6 +34,21 @@ function tree(root) {
   return out;
 }
 
+function kind(pid) {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    return /--type=([a-z-]+)/.exec(cmd)?.[1] ?? "browser";
+  } catch {
+    return "gone";
+  }
+}
+
+function cpuByKind(pids) {
+  const m = {};
+  for (const p of pids) m[kind(p)] = (m[kind(p)] ?? 0) + cpuTicks([p]);
+  return m;
+}
+
 function cpuTicks(pids) {
   let t = 0;
   for (const p of pids) {
@@ -76,12 +91,18 @@ try {
       await sleep(3000);
       const pids = tree(browser.process?.()?.pid ?? 0);
       const a = cpuTicks(pids);
+      const ka = cpuByKind(pids);
       const t = Date.now();
       await sleep(cpuSeconds * 1000);
       const b = cpuTicks(tree(browser.process?.()?.pid ?? 0));
+      const kb = cpuByKind(pids);
+      const secs = (Date.now() - t) / 1000;
+      const parts = Object.keys(kb)
+        .map((k) => `${k} ${(((kb[k] - (ka[k] ?? 0)) / HZ / secs) * 100).toFixed(0)} %`)
+        .join(", ");
       const pct = ((b - a) / HZ / ((Date.now() - t) / 1000)) * 100;
       const fps = await page.$$eval('[data-testid="tile"] video', (vs) => vs.map((v) => Number(v.dataset.fps ?? 0)));
-      console.log(`browser CPU, 9-tile grid playing: ${pct.toFixed(0)} % of one core over ${cpuSeconds} s (tile fps: ${fps.join(" ")})`);
+      console.log(`browser CPU, 9-tile grid playing: ${pct.toFixed(0)} % of one core over ${cpuSeconds} s (${parts}; tile fps: ${fps.join(" ")})`);
     }
   }
   const sorted = [...times].sort((x, y) => x - y);

@@ -130,6 +130,9 @@ describe("web UI against the real broker and agents", { timeout: 420000 }, () =>
       },
       20000,
     );
+    const kinds = {};
+    for (const e of got) kinds[e.kind] = (kinds[e.kind] ?? 0) + 1;
+    console.log(`# VNC events at ${target.id}: ${JSON.stringify(kinds)}`);
     const hDown = got.find((e) => e.keysym === 0x68 && e.down);
     if (hDown.kind === "ext-key") assert.equal(hDown.scancode, 0x23, "KeyH travels as XT scan code 0x23");
     const rel = got.filter((e) => e.kind === "pointer-rel");
@@ -188,6 +191,25 @@ describe("web UI against the real broker and agents", { timeout: 420000 }, () =>
     const r = await page.evaluate(probeVideo, { selector: `${tileSel(victim.id)} video`, ms: 1500, fbWidth: FB_W });
     assert.ok(r.frames >= 3, `after recovery only ${r.frames} frames`);
     assert.equal(nearest(r.last.band, palette).index, 2);
+  });
+
+  it("survives broker restarts; tiles vanish and appear with the broker's instances, without a reload", async () => {
+    await page.evaluate(() => (window.__noReload = true));
+    const all = cluster.instances.map((i) => i.id);
+    const gone = all[N - 1];
+    await cluster.restartBroker(all.slice(0, N - 1));
+    await page.waitForSelector(tileSel(gone), { state: "detached", timeout: 30000 });
+    await page.waitForSelector('[data-testid="events"][data-phase="live"]', { timeout: 30000 });
+    // Media never went through the broker: the other tiles kept playing.
+    const r = await page.evaluate(probeVideo, { selector: `${tileSel(all[0])} video`, ms: 1500, fbWidth: FB_W });
+    assert.ok(r.frames >= 3, `tile 0 presented ${r.frames} frames during the broker restart`);
+    assert.equal(await page.$$eval('[data-testid="tile"]', (t) => t.length), N - 1);
+    await cluster.restartBroker(all);
+    await page.waitForSelector(`${tileSel(gone)}[data-phase="playing"]`, { timeout: 90000 });
+    const back = await page.evaluate(probeVideo, { selector: `${tileSel(gone)} video`, ms: 1500, fbWidth: FB_W });
+    assert.ok(back.frames >= 3, `returned tile presented ${back.frames} frames`);
+    assert.equal(nearest(back.last.band, palette).index, N - 1);
+    assert.equal(await page.evaluate(() => window.__noReload), true, "the page reloaded");
   });
 
   it("VR mode renders the wall with live video textures", async () => {

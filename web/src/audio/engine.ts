@@ -26,6 +26,8 @@ export class AudioEngine {
   private listeners = new Set<() => void>();
   /** Smoothed level per instance, 0..1, for the meters. */
   private levels = new Map<string, number>();
+  /** What each canvas shows now (level in percent and heard), to skip identical repaints. */
+  private drawn = new WeakMap<HTMLCanvasElement, number>();
 
   private context(): AudioContext {
     if (!this.ctx) this.ctx = new AudioContext();
@@ -156,7 +158,14 @@ export class AudioEngine {
       const prev = this.levels.get(id) ?? 0;
       const lvl = target > prev ? target : prev * 0.92 + target * 0.08;
       this.levels.set(id, lvl);
-      for (const cv of canvases) drawMeter(cv, lvl, this.heard(id));
+      // Repaint only what changed: an idle meter costs no paint (and no compositor frame) at all.
+      const heard = this.heard(id);
+      const key = Math.round(lvl * 100) * 2 + (heard ? 1 : 0);
+      for (const cv of canvases) {
+        if (this.drawn.get(cv) === key) continue;
+        this.drawn.set(cv, key);
+        drawMeter(cv, lvl, heard);
+      }
     }
   }
 }
