@@ -201,7 +201,11 @@ func (l *Loop) Evaluate(ctx context.Context) {
 		if tr != nil && tr.restarts > 0 && now.Sub(tr.last) < l.backoff(tr.restarts) {
 			continue
 		}
-		if inFlight >= limit {
+		others := inFlight
+		if tr != nil && tr.recovering {
+			others-- // its own earlier restart does not hold it back
+		}
+		if others >= limit {
 			l.metrics.skip("max_fraction")
 			continue
 		}
@@ -209,13 +213,15 @@ func (l *Loop) Evaluate(ctx context.Context) {
 			tr = &track{}
 			l.tracks[in.Id] = tr
 		}
+		if !tr.recovering {
+			inFlight++
+		}
 		reason := fmt.Sprintf("recovery: unhealthy for %s (%s)", unhealthyFor.Round(time.Second), in.Reason)
 		dry := l.cfg.Mode == ModeDryRun
 		action, err := l.restarter.Restart(ctx, in, reason, dry)
 		tr.restarts++
 		tr.last = now
 		tr.recovering = true
-		inFlight++
 		l.metrics.count(l.cfg.Mode.String(), err)
 		if err != nil {
 			l.log.Error("recovery failed", "instance", in.Id, "reason", reason, "err", err)
