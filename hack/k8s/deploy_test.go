@@ -75,10 +75,17 @@ func podFromTemplate(o object, namespace string) string {
 	spec, _ := o["spec"].(object)
 	tmpl, _ := spec["template"].(object)
 	meta, _ := o["metadata"].(object)
+	podSpec, _ := tmpl["spec"].(object)
+	// A StatefulSet's controller adds a claim volume per volumeClaimTemplate; add a stand-in.
+	for _, vct := range list(spec["volumeClaimTemplates"]) {
+		m, _ := vct["metadata"].(object)
+		volumes, _ := podSpec["volumes"].([]any)
+		podSpec["volumes"] = append(volumes, object{"name": m["name"], "emptyDir": object{}})
+	}
 	pod := object{
 		"apiVersion": "v1", "kind": "Pod",
 		"metadata": object{"name": fmt.Sprintf("psa-%v", meta["name"]), "namespace": namespace},
-		"spec":     tmpl["spec"],
+		"spec":     podSpec,
 	}
 	b, _ := json.Marshal(pod)
 	return string(b)
@@ -90,7 +97,9 @@ func podFromTemplate(o object, namespace string) string {
 // namespace) admit the prod pods.
 func TestManifestsAcceptedByAPIServer(t *testing.T) {
 	rendered := renderAll(t)
-	c := kubetest.Start(t, kubetest.Options{})
+	// Privileged pods are allowed by this apiserver (unlike the default) so that the privileged NFS server extra
+	// and the policy's bad examples reach the policy check, which is the gate.
+	c := kubetest.Start(t, kubetest.Options{APIServerArgs: []string{"--allow-privileged=true"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -163,6 +172,12 @@ func TestManifestsAcceptedByAPIServer(t *testing.T) {
 		stream := rendered["overlay-prod.yaml"]
 		applyNamespaces(ctx, t, c, stream)
 		objs := dryRun(ctx, t, c, stream)
+		// Pod admission looks the ServiceAccount up (no controller-manager here to create "default").
+		for _, sa := range []string{"default", "loco-emulator", "loco-broker"} {
+			if _, err := c.Kubectl(ctx, "create", "serviceaccount", sa, "-n", "loco"); err != nil {
+				t.Fatal(err)
+			}
+		}
 		for _, w := range []struct{ kind, name string }{
 			{"StatefulSet", "loco-emulator"}, {"Deployment", "loco-broker"}, {"Deployment", "loco-turn"},
 		} {

@@ -15,7 +15,7 @@ import (
 const Version = "v1.36.3"
 
 // binaries hack/k8s/build provides.
-var allBinaries = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok"}
+var allBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok"}
 
 var buildOnce sync.Mutex
 

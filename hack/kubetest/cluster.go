@@ -123,24 +123,17 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 	}
 	etcdPort, peerPort, apiPort := ports[0], ports[1], ports[2]
 
-	// etcd 3.4 has no --unsafe-no-fsync: put its data on tmpfs where fsync costs nothing.
-	shm := "/dev/shm"
-	if st, err := os.Stat(shm); err != nil || !st.IsDir() {
-		shm = c.Dir
-	}
-	if c.etcdDir, err = os.MkdirTemp(shm, "kubetest-etcd-"); err != nil {
-		return fmt.Errorf("etcd dir: %w", err)
-	}
+	c.etcdDir = filepath.Join(c.Dir, "etcd")
 	etcdURL := "http://" + hostPort(etcdPort)
 	peerURL := "http://" + hostPort(peerPort)
-	etcd, err := startComponent(c.Dir, "etcd", "etcd",
+	etcd, err := startComponent(c.Dir, "etcd", filepath.Join(c.BinDir, "etcd"), "--unsafe-no-fsync",
 		"--name=kubetest", "--data-dir="+c.etcdDir,
 		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
 		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
 		"--initial-cluster=kubetest="+peerURL, "--initial-cluster-state=new",
 		"--log-level=warn", "--logger=zap", "--quota-backend-bytes=1073741824")
 	if err != nil {
-		return fmt.Errorf("%w (Debian package etcd-server)", err)
+		return err
 	}
 	c.components = append(c.components, etcd)
 	if err := c.waitHTTP(ctx, etcd, etcdURL+"/health", nil, ""); err != nil {
@@ -224,9 +217,6 @@ func (c *Cluster) Stop() {
 	c.stopOnce.Do(func() {
 		for i := len(c.components) - 1; i >= 0; i-- {
 			c.components[i].stop(10 * time.Second)
-		}
-		if c.etcdDir != "" {
-			os.RemoveAll(c.etcdDir)
 		}
 		os.RemoveAll(c.Dir)
 	})

@@ -1,8 +1,8 @@
 // Package kubetest starts a real Kubernetes control plane on 127.0.0.1 for tests, from the binaries that
 // hack/k8s/build caches in $LOCO_CACHE/k8s/v1.36.3 (default ~/.cache/loco): no containers, no kubelet, no mocks.
 //
-// A cluster is etcd (Debian's etcd-server, data under /dev/shm because etcd 3.4 has no --unsafe-no-fsync) and
-// kube-apiserver (RBAC, token authentication, service-account keys generated with Go's crypto, its own CA and
+// A cluster is etcd (v3.6, built by hack/k8s/build: Debian's 3.4.23 is too old for the apiserver's watch-list
+// streams, which kwok relies on; run with --unsafe-no-fsync) and kube-apiserver (RBAC, token authentication, service-account keys generated with Go's crypto, its own CA and
 // serving certificate), all on free loopback ports, plus on request:
 //
 //   - kube-controller-manager (Options.ControllerManager): StatefulSet and ReplicaSet controllers create pods, the

@@ -41,8 +41,8 @@ metadata:
     kubernetes.io/arch: amd64
     type: kwok
 status:
-  allocatable: {cpu: "%[3]s", memory: "%[4]s", pods: "%[5]s"}
-  capacity: {cpu: "%[3]s", memory: "%[4]s", pods: "%[5]s"}
+  allocatable: {cpu: "%[3]s", memory: "%[4]s", pods: "%[5]s", ephemeral-storage: 100Gi}
+  capacity: {cpu: "%[3]s", memory: "%[4]s", pods: "%[5]s", ephemeral-storage: 100Gi}
   nodeInfo: {architecture: amd64, operatingSystem: linux, kubeletVersion: fake, kubeProxyVersion: fake}
 `, name, kwokAnnotation, cpu, mem, pods)
 	}
