@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -84,5 +85,41 @@ func TestDashboardCopiesMatch(t *testing.T) {
 	}
 	if string(a) != string(b) {
 		t.Fatal("deploy/overlays/prod/loco-dashboard.json and deploy/helm/loco/dashboards/loco.json differ")
+	}
+}
+
+// TestDashboardMetricsExist: every loco_* metric the Grafana dashboard queries is defined by the agent or the
+// broker (full name in their Go sources, or the agent's gauge("<suffix>", ...) shorthand).
+func TestDashboardMetricsExist(t *testing.T) {
+	root := repoRoot(t)
+	data, err := os.ReadFile(filepath.Join(root, "deploy", "overlays", "prod", "loco-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources strings.Builder
+	for _, dir := range []string{"agent", "broker"} {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			sources.Write(b)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := sources.String()
+	names := regexp.MustCompile(`loco_(agent|broker)_[a-z0-9_]+`).FindAllString(string(data), -1)
+	if len(names) < 5 {
+		t.Fatalf("dashboard queries only %d loco metrics", len(names))
+	}
+	for _, n := range names {
+		suffix, isAgent := strings.CutPrefix(n, "loco_agent_")
+		if strings.Contains(src, `"`+n+`"`) || (isAgent && strings.Contains(src, `gauge("`+suffix+`"`)) {
+			continue
+		}
+		t.Errorf("the dashboard queries %s, which neither the agent nor the broker defines", n)
 	}
 }
