@@ -18,8 +18,9 @@ import (
 )
 
 // TestRunTwoInstances runs hack/run with N=2 like `make run` does, waits for "2 instances healthy", checks the
-// printed URL answers, then sends SIGINT (Ctrl+C) and checks that every process it started (broker, agents,
-// QEMUs, PulseAudio daemons) is gone.
+// printed URL answers, kills one QEMU with SIGKILL and waits for the broker to show that instance restarted and
+// healthy again, then sends SIGINT (Ctrl+C) and checks that every process it started (broker, agents, QEMUs,
+// PulseAudio daemons) is gone.
 func TestRunTwoInstances(t *testing.T) {
 	root, err := RepoRoot()
 	if err != nil {
@@ -109,6 +110,34 @@ func TestRunTwoInstances(t *testing.T) {
 		t.Fatalf("want 2 QEMU processes under hack/run, found %d: %+v", qemus, procs)
 	}
 
+	// SIGKILL one QEMU: its agent starts a new one, and the broker's view of the instance shows the restart.
+	var victim int
+	for _, p := range procs {
+		if strings.HasPrefix(p.comm, "qemu-system") && strings.Contains(cmdline(p.pid), "loco.name=loco-1") {
+			victim = p.pid
+		}
+	}
+	if victim == 0 {
+		t.Fatalf("no QEMU of loco-1 among %+v", procs)
+	}
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	restartDeadline := time.Now().Add(2 * time.Minute)
+	for {
+		body := getInstance(t, port, "loco-1")
+		if strings.Contains(body, `"qemuRestarts":1`) && strings.Contains(body, `"qemu":"QEMU_STATE_RUNNING"`) &&
+			strings.Contains(body, `"state":"INSTANCE_STATE_HEALTHY"`) {
+			t.Logf("loco-1 after its QEMU was killed: restarted, running, healthy")
+			break
+		}
+		if time.Now().After(restartDeadline) {
+			t.Fatalf("loco-1 not back after SIGKILL of its QEMU: %s", body)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	procs = append(procs, descendants(cmd.Process.Pid)...)
+
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +154,22 @@ func TestRunTwoInstances(t *testing.T) {
 			t.Errorf("process %d (%s) survived hack/run", p.pid, p.comm)
 		}
 	}
+}
+
+func getInstance(t *testing.T, port int, id string) string {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/instances/%s", port, id))
+	if err != nil {
+		t.Fatalf("GET instance %s: %v", id, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
+func cmdline(pid int) string {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return strings.ReplaceAll(string(b), "\x00", " ")
 }
 
 type proc struct {
