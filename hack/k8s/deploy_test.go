@@ -131,6 +131,7 @@ func TestManifestsAcceptedByAPIServer(t *testing.T) {
 		{"helm-default.yaml", "helm-default", 3},
 		{"helm-prod.yaml", "helm-prod", 9},
 	}
+	served := map[string][]object{} // file -> objects as the server would store them
 	for _, tc := range cases {
 		t.Run(strings.TrimSuffix(tc.file, ".yaml"), func(t *testing.T) {
 			stream := rendered[tc.file]
@@ -140,6 +141,7 @@ func TestManifestsAcceptedByAPIServer(t *testing.T) {
 				args = []string{"-n", tc.namespace}
 			}
 			objs := dryRun(ctx, t, c, stream, args...)
+			served[tc.file] = objs
 			if want := len(splitDocs(stream)); len(objs) != want {
 				t.Errorf("dry-run returned %d objects, rendered %d", len(objs), want)
 			}
@@ -164,6 +166,19 @@ func TestManifestsAcceptedByAPIServer(t *testing.T) {
 					spec["replicas"], spec["podManagementPolicy"], tc.replicas)
 			}
 			checkBrokerRole(t, objs)
+		})
+	}
+
+	// The Helm chart deploys what the overlays deploy: local <-> default values, prod <-> values-prod.yaml.
+	for _, pair := range [][2]string{{"overlay-local.yaml", "helm-default.yaml"}, {"overlay-prod.yaml", "helm-prod.yaml"}} {
+		t.Run("parity-"+strings.TrimSuffix(pair[1], ".yaml"), func(t *testing.T) {
+			a, b := served[pair[0]], served[pair[1]]
+			if a == nil || b == nil {
+				t.Skipf("%s or %s was not accepted (see above)", pair[0], pair[1])
+			}
+			for _, d := range parity(a, b) {
+				t.Errorf("%s vs %s: %s", pair[0], pair[1], d)
+			}
 		})
 	}
 
