@@ -99,4 +99,3 @@ func sortedKeys(m map[string]object) []string {
 	sort.Strings(keys)
 	return keys
 }
-
