@@ -48,6 +48,7 @@ func (c *Config) args(accel string) []string {
 			"-initrd", filepath.Join(c.GuestDir, "initrd.gz"),
 			"-append", cmdline,
 		)
+		a = append(a, c.nicArgs("pcnet")...)
 	case ProfileWin98:
 		a = append(a,
 			"-machine", "pc-i440fx-7.2",
@@ -57,9 +58,7 @@ func (c *Config) args(accel string) []string {
 			"-rtc", "base=localtime",
 			"-drive", "file="+opt(c.Overlay)+",format=qcow2,if=ide,index=0,cache=writeback",
 		)
-		if c.NIC != "none" {
-			a = append(a, "-netdev", "user,id=net0,restrict=on", "-device", c.NIC+",netdev=net0")
-		}
+		a = append(a, c.nicArgs(c.NIC)...)
 		if c.CDROM != "" {
 			a = append(a, "-drive", "file="+opt(c.CDROM)+",media=cdrom,if=ide,index=2,readonly=on",
 				"-boot", "order=dc")
@@ -67,6 +66,7 @@ func (c *Config) args(accel string) []string {
 			a = append(a, "-boot", "order=c")
 		}
 	}
+	a = append(a, c.artArgs()...)
 	return append(a, c.ExtraArgs...)
 }
 

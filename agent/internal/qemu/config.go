@@ -51,6 +51,13 @@ type Config struct {
 	// NIC (win98) is "pcnet" (default), "ne2k_pci" or "none".
 	NIC string
 
+	// ArtDir is the shared art directory shown to the guest as a FAT drive (art.go). Empty: no art drive.
+	ArtDir string
+	// NetSocket is the agent's network play switch socket (package netplay) the guest's NIC is plugged into
+	// (netplay.go); the demo profile gets a NIC only with it. MAC is the NIC's address (default: derived from
+	// Name).
+	NetSocket, MAC string
+
 	// GracePeriod is how long a powered-down guest may take before QEMU is killed (default 20 s).
 	GracePeriod time.Duration
 	// MinBackoff and MaxBackoff bound the wait before restarting an exited QEMU (defaults 1 s and 30 s); the
@@ -140,6 +147,12 @@ func (c *Config) defaults() error {
 		}
 	default:
 		return fmt.Errorf("%w: profile %q (demo or win98)", ErrConfig, c.Profile)
+	}
+	if err := c.artDefaults(); err != nil {
+		return err
+	}
+	if err := c.netDefaults(); err != nil {
+		return err
 	}
 	if c.MemoryMB < 16 || c.MemoryMB > 4096 {
 		return fmt.Errorf("%w: memory %d MB", ErrConfig, c.MemoryMB)

@@ -114,6 +114,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.status.Accel = accel
 	s.mu.Unlock()
 	s.log.Info("qemu accelerator", "accel", accel, "version", s.version)
+	go s.watchArt(ctx)
 
 	backoff := s.cfg.MinBackoff
 	for first := true; ; first = false {
@@ -169,7 +170,11 @@ type process struct {
 func (s *Supervisor) start(accel string) (*process, error) {
 	_ = os.Remove(s.cfg.VNCSocket())
 	_ = os.Remove(s.cfg.QMPSocket())
-	args := s.cfg.args(accel)
+	cfg := s.cfg
+	if !s.prepareArt() {
+		cfg.ArtDir = ""
+	}
+	args := cfg.args(accel)
 	cmd := exec.Command(s.cfg.Binary, args...)
 	// QEMU dies with the agent even if the agent is killed without cleaning up.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

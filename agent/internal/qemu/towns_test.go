@@ -1,0 +1,142 @@
+package qemu
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loco-cluster/loco/agent/internal/capture"
+	"github.com/loco-cluster/loco/agent/internal/netplay"
+	"github.com/loco-cluster/loco/hack/guest/world"
+)
+
+// world decodes the guest's world band from the current framebuffer.
+func (in *demoInstance) world() (world.State, error) {
+	st, err := world.State{}, world.ErrNoBand
+	var fr capture.Frame
+	in.fb.Peek(&fr, func(f *capture.Frame) {
+		st, err = world.Read(func(x, y int) uint8 {
+			p := f.Pix[y*f.Stride+4*x:]
+			return uint8((114*int(p[0]) + 587*int(p[1]) + 299*int(p[2])) / 1000)
+		}, f.Width, f.Height)
+	})
+	return st, err
+}
+
+func (in *demoInstance) waitWorld(t *testing.T, what string, timeout time.Duration, ok func(world.State) bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last world.State
+	var lastErr error
+	for time.Now().Before(deadline) {
+		st, err := in.world()
+		if err == nil && ok(st) {
+			return
+		}
+		last, lastErr = st, err
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: not seen within %s (last band %+v, error %v, qemu %+v)", what, timeout, last, lastErr,
+		in.sup.Status())
+}
+
+// town is a demo guest plugged into its own agent's network play switch.
+type town struct {
+	*demoInstance
+	node *netplay.Node
+}
+
+func startTown(t *testing.T, name, art string) *town {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "q")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{StateDir: dir, Name: name}
+	node, err := netplay.New(netplay.Config{Socket: filepath.Join(dir, "sw.sock"), VMSocket: cfg.NetVMSocket(),
+		Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = node.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	in := startDemo(t, name, func(c *Config) {
+		c.StateDir, c.ArtDir, c.NetSocket = dir, art, filepath.Join(dir, "sw.sock")
+		c.Append = "loco.fps=5" // two guests under TCG on a shared machine: spare the CPU
+	})
+	return &town{demoInstance: in, node: node}
+}
+
+// TestTowns boots two demo guests, each with its own agent-side switch, peered over UDP on loopback, and one
+// art share for both. Read through VNC, each guest lists the files of the share (also one written while it
+// runs) and hears the other town's announcements on the shared Ethernet segment.
+func TestTowns(t *testing.T) {
+	art := t.TempDir()
+	if err := os.WriteFile(filepath.Join(art, "welcome.txt"), []byte("hello from the share\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := startTown(t, "town-a", art)
+	b := startTown(t, "town-b", art)
+	if err := a.node.SetPeers([]string{b.node.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.node.SetPeers([]string{a.node.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{a.sup.Args("tcg"), b.sup.Args("tcg")} {
+		joined := strings.Join(args, " ")
+		if !strings.Contains(joined, "driver=vvfat") || !strings.Contains(joined, "-netdev dgram") {
+			t.Fatalf("QEMU arguments lack the art drive or the netplay NIC: %s", joined)
+		}
+	}
+
+	first := world.Hash([]string{"welcome.txt"})
+	for _, tw := range []*town{a, b} {
+		tw.waitWorld(t, tw.sup.Config().Name+" lists the share", 120*time.Second, func(s world.State) bool {
+			return s.Art == world.ArtMounted && s.ArtFiles == 1 && s.ArtHash == first
+		})
+	}
+	t.Logf("both guests list the art share (%.0f s after the first QEMU started)",
+		time.Since(a.sup.Status().Started).Seconds())
+
+	// A file written on the share while the guests run appears inside both.
+	if err := os.WriteFile(filepath.Join(art, "Station-Sign.bmp"), make([]byte, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	written := time.Now()
+	both := world.Hash([]string{"welcome.txt", "Station-Sign.bmp"})
+	for _, tw := range []*town{a, b} {
+		tw.waitWorld(t, tw.sup.Config().Name+" sees the new file", 30*time.Second, func(s world.State) bool {
+			return s.Art == world.ArtMounted && s.ArtFiles == 2 && s.ArtHash == both
+		})
+	}
+	t.Logf("a file written on the share shows in both guests after %.1f s", time.Since(written).Seconds())
+
+	// Each town hears the other.
+	for _, c := range []struct {
+		tw    *town
+		other string
+	}{{a, "town-b"}, {b, "town-a"}} {
+		want := world.Hash([]string{c.other})
+		c.tw.waitWorld(t, c.tw.sup.Config().Name+" hears "+c.other, 60*time.Second, func(s world.State) bool {
+			return s.NetUp && s.Towns == 1 && s.TownsHash == want && s.Heard > 0 && s.Sent > 0
+		})
+	}
+	for _, tw := range []*town{a, b} {
+		st := tw.node.Stats()
+		if st.FromGuest == 0 || st.ToPeers == 0 || st.FromPeers == 0 || st.ToGuest == 0 || st.Peers != 1 {
+			t.Errorf("%s switch counters: %+v", tw.sup.Config().Name, st)
+		}
+		t.Logf("%s switch: %+v", tw.sup.Config().Name, st)
+	}
+	if !slices.Contains(a.sup.Args("tcg"), "pcnet,netdev=net0,mac="+a.sup.Config().MAC) ||
+		a.sup.Config().MAC == b.sup.Config().MAC {
+		t.Errorf("NIC MACs: %s and %s", a.sup.Config().MAC, b.sup.Config().MAC)
+	}
+}
