@@ -206,16 +206,8 @@ func BenchmarkKeyFrameAfterPLI(b *testing.B) {
 				if err := v.SendPLI(); err != nil {
 					b.Fatal(err)
 				}
-				var got time.Duration
-				if err := v.WaitFor(ctx, func() bool {
-					for _, f := range v.Frames()[n:] {
-						if f.Keyframe {
-							got = f.Arrived.Sub(sent)
-							return true
-						}
-					}
-					return false
-				}); err != nil {
+				got, err := waitKeyFrame(ctx, v, n, sent)
+				if err != nil {
 					b.Fatal("no keyframe after PLI")
 				}
 				total += got

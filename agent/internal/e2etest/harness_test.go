@@ -109,3 +109,18 @@ func waitCtx(t testing.TB, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// waitKeyFrame waits for a keyframe among the frames after the first n and returns how long after sent it arrived.
+func waitKeyFrame(ctx context.Context, v *webrtctest.Viewer, n int, sent time.Time) (time.Duration, error) {
+	var got time.Duration
+	err := v.WaitFor(ctx, func() bool {
+		for _, f := range v.Frames()[n:] {
+			if f.Keyframe {
+				got = f.Arrived.Sub(sent)
+				return true
+			}
+		}
+		return false
+	})
+	return got, err
+}

@@ -151,22 +151,11 @@ func TestKeyFrameOnPLI(t *testing.T) {
 				if err := v.SendPLI(); err != nil {
 					t.Fatal(err)
 				}
-				if err := v.WaitFor(ctx, func() bool {
-					for _, f := range v.Frames()[n:] {
-						if f.Keyframe {
-							return true
-						}
-					}
-					return false
-				}); err != nil {
+				took, err := waitKeyFrame(ctx, v, n, sent)
+				if err != nil {
 					t.Fatalf("no keyframe after PLI %d", i)
 				}
-				for _, f := range v.Frames()[n:] {
-					if f.Keyframe {
-						t.Logf("%s: keyframe %v after PLI", codec, f.Arrived.Sub(sent).Round(100*time.Microsecond))
-						break
-					}
-				}
+				t.Logf("%s: keyframe %v after PLI", codec, took.Round(100*time.Microsecond))
 			}
 		})
 	}

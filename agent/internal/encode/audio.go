@@ -67,7 +67,7 @@ func NewAudio(cfg AudioConfig) (*Audio, error) {
 		cfg.Logger = slog.Default()
 	}
 	Init()
-	src := "pulsesrc name=src do-timestamp=true buffer-time=40000 latency-time=10000 provide-clock=false"
+	src := "pulsesrc name=src do-timestamp=true buffer-time=200000 latency-time=10000 provide-clock=false"
 	if cfg.Server != "" {
 		src += " server=" + quoteProp(cfg.Server)
 	}

@@ -2,7 +2,6 @@ package encode
 
 import (
 	"encoding/binary"
-	"fmt"
 	"sync"
 	"time"
 
@@ -12,35 +11,24 @@ import (
 // AudioDecoder decodes Opus packets back to 48 kHz stereo samples. The agent does not decode audio; tests do, to
 // check what a viewer hears.
 type AudioDecoder struct {
-	pipeline *gst.Pipeline
-	src      *gst.Element
-	sink     *gst.Element
-	mu       sync.Mutex
-	pts      time.Duration
+	*appPipeline
+	src, sink *gst.Element
+	mu        sync.Mutex
+	pts       time.Duration
 }
 
 // NewAudioDecoder builds an Opus decoder.
 func NewAudioDecoder() (*AudioDecoder, error) {
-	Init()
 	desc := `appsrc name=src is-live=true format=time do-timestamp=false ` +
 		`caps="audio/x-opus,channel-mapping-family=(int)0,channels=(int)2,rate=(int)48000" ! opusdec ! ` +
 		`audioconvert ! audio/x-raw,format=S16LE,rate=48000,channels=2 ! ` +
 		`appsink name=sink sync=false max-buffers=1000 drop=false`
-	p, err := gst.NewPipelineFromString(desc)
+	a, err := newAppPipeline(desc, "src", "sink")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrPipeline, desc, err)
+		return nil, err
 	}
-	d := &AudioDecoder{pipeline: p}
-	if d.src, err = p.GetElementByName("src"); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrPipeline, err)
-	}
-	if d.sink, err = p.GetElementByName("sink"); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrPipeline, err)
-	}
-	if err := p.SetState(gst.StatePlaying); err != nil {
-		return nil, fmt.Errorf("%w: start audio decoder: %w", ErrPipeline, err)
-	}
-	return d, nil
+	d := &AudioDecoder{appPipeline: a, src: a.elems["src"], sink: a.elems["sink"]}
+	return d, d.play("audio decoder")
 }
 
 // Decode feeds one Opus packet of the given duration and returns the decoded interleaved stereo samples.
@@ -66,8 +54,5 @@ func (d *AudioDecoder) Decode(packet []byte, dur time.Duration, timeout time.Dur
 
 // Close stops the decoder.
 func (d *AudioDecoder) Close() error {
-	if err := d.pipeline.SetState(gst.StateNull); err != nil {
-		return fmt.Errorf("%w: stop audio decoder: %w", ErrPipeline, err)
-	}
-	return nil
+	return d.stop("audio decoder")
 }

@@ -11,11 +11,10 @@ import (
 // Decoder decodes an H.264 (byte-stream, one access unit per call) or VP8 stream back to BGRx pictures. The agent
 // does not decode; tests and measuring tools do, to compare what a viewer receives with the framebuffer.
 type Decoder struct {
-	pipeline *gst.Pipeline
-	src      *gst.Element
-	sink     *gst.Element
-	mu       sync.Mutex
-	pts      time.Duration
+	*appPipeline
+	src, sink *gst.Element
+	mu        sync.Mutex
+	pts       time.Duration
 }
 
 // Picture is one decoded BGRx picture (stride Width*4).
@@ -26,7 +25,6 @@ type Picture struct {
 
 // NewDecoder builds a decoder for codec (avdec_h264 or vp8dec, single-threaded so no frame is held back).
 func NewDecoder(codec Codec) (*Decoder, error) {
-	Init()
 	var dec string
 	switch codec {
 	case H264:
@@ -38,21 +36,12 @@ func NewDecoder(codec Codec) (*Decoder, error) {
 	}
 	desc := "appsrc name=src is-live=true format=time do-timestamp=false " + dec +
 		" ! videoconvert ! video/x-raw,format=BGRx ! appsink name=sink sync=false max-buffers=4 drop=false"
-	p, err := gst.NewPipelineFromString(desc)
+	a, err := newAppPipeline(desc, "src", "sink")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrPipeline, desc, err)
+		return nil, err
 	}
-	d := &Decoder{pipeline: p}
-	if d.src, err = p.GetElementByName("src"); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrPipeline, err)
-	}
-	if d.sink, err = p.GetElementByName("sink"); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrPipeline, err)
-	}
-	if err := p.SetState(gst.StatePlaying); err != nil {
-		return nil, fmt.Errorf("%w: start decoder: %w", ErrPipeline, err)
-	}
-	return d, nil
+	d := &Decoder{appPipeline: a, src: a.elems["src"], sink: a.elems["sink"]}
+	return d, d.play("decoder")
 }
 
 // Decode feeds one encoded frame and returns the picture it decodes to, waiting up to timeout. ok is false when
@@ -76,8 +65,5 @@ func (d *Decoder) Decode(frame []byte, timeout time.Duration) (pic Picture, ok b
 
 // Close stops the decoder.
 func (d *Decoder) Close() error {
-	if err := d.pipeline.SetState(gst.StateNull); err != nil {
-		return fmt.Errorf("%w: stop decoder: %w", ErrPipeline, err)
-	}
-	return nil
+	return d.stop("decoder")
 }
