@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -165,6 +166,26 @@ func (n *Node) Addr() *net.UDPAddr {
 		return nil
 	}
 	return n.udp.LocalAddr().(*net.UDPAddr)
+}
+
+// SetPeers replaces the peer list; the next resolution round (started at once) applies it.
+func (n *Node) SetPeers(peers []string) error {
+	if n.udp == nil && len(peers) > 0 {
+		return fmt.Errorf("%w: peers need a listen address", ErrConfig)
+	}
+	for _, p := range peers {
+		if _, _, err := net.SplitHostPort(p); err != nil {
+			return fmt.Errorf("%w: peer %q: %w", ErrConfig, p, err)
+		}
+	}
+	n.mu.Lock()
+	n.cfg.Peers = slices.Clone(peers)
+	n.mu.Unlock()
+	select {
+	case n.resolve <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 // Stats returns the counters.
@@ -356,18 +377,24 @@ func (n *Node) removePeer(p *peer) {
 func (n *Node) resolveLoop(ctx context.Context) {
 	t := time.NewTicker(n.cfg.ResolveEvery)
 	defer t.Stop()
-	last := time.Time{}
+	n.resolvePeers(ctx)
+	last := time.Now()
 	for {
-		if time.Since(last) >= time.Second {
-			last = time.Now()
-			n.resolvePeers(ctx)
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-n.resolve:
 		}
+		if wait := time.Second - time.Since(last); wait > 0 { // at most one round a second
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+		n.resolvePeers(ctx)
+		last = time.Now()
 	}
 }
 
@@ -376,7 +403,10 @@ func (n *Node) resolveLoop(ctx context.Context) {
 func (n *Node) resolvePeers(ctx context.Context) {
 	want := map[netip.AddrPort]bool{}
 	failed := map[string]bool{}
-	for _, hp := range n.cfg.Peers {
+	n.mu.Lock()
+	peers := n.cfg.Peers
+	n.mu.Unlock()
+	for _, hp := range peers {
 		host, port, _ := net.SplitHostPort(hp)
 		pn, err := net.LookupPort("udp", port)
 		if err != nil {

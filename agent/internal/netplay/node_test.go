@@ -61,7 +61,9 @@ func mesh(t *testing.T, n int) ([]*Node, []*vm) {
 	done := make(chan struct{}, n)
 	var vms []*vm
 	for i, nd := range nodes {
-		nd.cfg.Peers = peers
+		if err := nd.SetPeers(peers); err != nil {
+			t.Fatal(err)
+		}
 		c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: nd.cfg.VMSocket, Net: "unixgram"})
 		if err != nil {
 			t.Fatal(err)

@@ -140,3 +140,78 @@ func TestTowns(t *testing.T) {
 		t.Errorf("NIC MACs: %s and %s", a.sup.Config().MAC, b.sup.Config().MAC)
 	}
 }
+
+// TestTownsArgs checks the win98 profile's art drive and netplay NIC, and the checks on their settings.
+func TestTownsArgs(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "base.img")
+	if err := os.WriteFile(img, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	art := filepath.Join(dir, "art,1")
+	if err := os.Mkdir(art, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Profile: ProfileWin98, Name: "loco-3", StateDir: dir, Image: img, ArtDir: art,
+		NetSocket: filepath.Join(dir, "sw.sock"), NIC: "ne2k_pci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := strings.Join(s.Args("tcg"), " ")
+	for _, want := range []string{
+		"-blockdev driver=vvfat,node-name=art-dir0,dir=" + filepath.Join(dir, "art,,1") + ",fat-type=16",
+		"read-only=on", "-blockdev driver=qcow2,node-name=art,file=art-file,backing=art-fat0",
+		"-device ide-hd,drive=art,bus=ide.0,unit=1",
+		"-netdev dgram,id=net0,local.type=unix,local.path=" + dir + "/net-vm.sock,remote.type=unix,remote.path=" +
+			dir + "/sw.sock",
+		"-device ne2k_pci,netdev=net0,mac=52:54:00:",
+	} {
+		if !strings.Contains(a, want) {
+			t.Errorf("args lack %q:\n%s", want, a)
+		}
+	}
+	if strings.Contains(a, "user,id=net0") {
+		t.Errorf("user-mode network next to netplay: %s", a)
+	}
+	// Without netplay the demo profile has no NIC and win98 keeps its isolated user-mode network.
+	if c := (Config{Profile: ProfileDemo}); len(c.nicArgs("pcnet")) != 0 {
+		t.Errorf("demo NIC without netplay: %v", c.nicArgs("pcnet"))
+	}
+
+	gd := filepath.Join(dir, "guest")
+	_ = os.Mkdir(gd, 0o755)
+	for _, f := range []string{"vmlinuz", "initrd.gz"} {
+		_ = os.WriteFile(filepath.Join(gd, f), nil, 0o644)
+	}
+	for name, c := range map[string]Config{
+		"missing art dir": {ArtDir: filepath.Join(dir, "nope")},
+		"art dir is file": {ArtDir: img},
+		"multicast MAC":   {NetSocket: "/x/sw.sock", MAC: "01:00:5e:00:00:01"},
+		"bad MAC":         {NetSocket: "/x/sw.sock", MAC: "52:54:00"},
+	} {
+		c.Profile, c.StateDir, c.GuestDir, c.Name = ProfileDemo, dir, gd, "x"
+		if _, err := New(c); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+
+	// A share too large for FAT16 leaves the drive out (the game starts without it); a fitting one gets a
+	// fresh overlay.
+	if !s.prepareArt() {
+		t.Fatal("an empty share was refused")
+	}
+	if _, err := os.Stat(s.cfg.ArtOverlay()); err != nil {
+		t.Fatalf("art overlay: %v", err)
+	}
+	big, err := os.Create(filepath.Join(art, "huge.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := big.Truncate(artMaxBytes + 1); err != nil { // sparse
+		t.Fatal(err)
+	}
+	big.Close()
+	if s.prepareArt() {
+		t.Fatal("a share larger than FAT16 holds was accepted")
+	}
+}

@@ -30,6 +30,7 @@ func main() {
 	for _, err := range loadModules(wantedModules) {
 		logf("modules: %v", err)
 	}
+	startWorld(args.name)
 	fb, err := openFramebuffer("/dev/fb0")
 	if err != nil {
 		fatal(fmt.Errorf("framebuffer: %w", err))

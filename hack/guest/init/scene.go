@@ -180,4 +180,5 @@ func (s *scene) draw(now time.Time, d float64, snap stateSnapshot) {
 			c.fill(strip.BlockRect(i), colWhite)
 		}
 	}
+	s.drawWorld(c)
 }
