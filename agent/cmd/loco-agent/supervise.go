@@ -20,6 +20,7 @@ import (
 type superviseOptions struct {
 	stateDir, guestDir, image, overlay, cdrom, accel, vga string
 	memoryMB                                              int
+	towns                                                 townsOptions // towns.go
 }
 
 // register adds the supervision flags.
@@ -32,6 +33,7 @@ func (s *superviseOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.accel, "accel", "auto", "accelerator: auto (KVM if a probe guest runs), kvm or tcg")
 	fs.StringVar(&s.vga, "vga", "std", "--profile win98: std, vmware or cirrus")
 	fs.IntVar(&s.memoryMB, "memory", 0, "guest RAM in MB (default: demo 128, win98 256)")
+	s.towns.register(fs)
 }
 
 // supervision is what supervised mode hands to the media path. In --vnc mode only vnc is set.
@@ -68,10 +70,16 @@ func supervise(ctx context.Context, o *options, log *slog.Logger) (*supervision,
 		paCancel()
 		return nil, fmt.Errorf("--profile %s: %w", o.profile, err)
 	}
+	netSocket, err := so.towns.startNetplay(ctx, so.stateDir, log)
+	if err != nil {
+		_ = pa.Stop()
+		paCancel()
+		return nil, fmt.Errorf("--profile %s: %w", o.profile, err)
+	}
 	sup, err := qemu.New(qemu.Config{
 		Profile: o.profile, Name: o.instanceID, StateDir: so.stateDir, Accel: so.accel, MemoryMB: so.memoryMB,
 		AudioServer: pa.Address(), GuestDir: so.guestDir, Image: so.image, Overlay: so.overlay, CDROM: so.cdrom,
-		VGA: so.vga, Logger: log.With("part", "qemu"),
+		VGA: so.vga, ArtDir: so.towns.artDir, NetSocket: netSocket, Logger: log.With("part", "qemu"),
 	})
 	if err != nil {
 		_ = pa.Stop()
