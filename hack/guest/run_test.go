@@ -22,70 +22,11 @@ import (
 // healthy again, then sends SIGINT (Ctrl+C) and checks that every process it started (broker, agents, QEMUs,
 // PulseAudio daemons) is gone.
 func TestRunTwoInstances(t *testing.T) {
-	root, err := RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, grpcPort := freePort(t), freePort(t)
-	base := freePortRange(t, 6)
-	cmd := exec.Command(filepath.Join(root, "hack/run"))
-	cmd.Env = append(os.Environ(), "N=2", "PORT="+strconv.Itoa(port), "GRPC_PORT="+strconv.Itoa(grpcPort),
-		"AGENT_PORT_BASE="+strconv.Itoa(base), "HEALTH_TIMEOUT=240", "KEEP_LOGS=0")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Signal(syscall.SIGINT)
-			select {
-			case <-exited:
-			case <-time.After(90 * time.Second):
-				_ = cmd.Process.Kill()
-			}
-		}
-	})
-
-	var log []string
-	deadline := time.After(15 * time.Minute) // includes the first build of the agent (cgo GStreamer bindings)
-	for healthy := false; !healthy; {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("hack/run ended early:\n%s", strings.Join(log, "\n"))
-			}
-			t.Log(l)
-			log = append(log, l)
-			if strings.Contains(l, "not all healthy") {
-				t.Fatalf("instances did not become healthy:\n%s", strings.Join(log, "\n"))
-			}
-			healthy = strings.Contains(l, "2 instances healthy")
-		case <-deadline:
-			t.Fatalf("no \"2 instances healthy\" within 15 min:\n%s", strings.Join(log, "\n"))
-		}
-	}
-	go func() { // keep draining
-		for l := range lines {
-			t.Log(l)
-		}
-	}()
+	r := startRun(t, 2)
+	r.waitHealthy(t, 15*time.Minute) // includes the first build of the agent (cgo GStreamer bindings)
 
 	for _, path := range []string{"/", "/api/instances"} {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", r.port, path))
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
 		}
@@ -98,34 +39,26 @@ func TestRunTwoInstances(t *testing.T) {
 			t.Fatalf("GET /api/instances: %s", body)
 		}
 	}
-
-	procs := descendants(cmd.Process.Pid)
-	var qemus int
-	for _, p := range procs {
-		if strings.HasPrefix(p.comm, "qemu-system") {
-			qemus++
-		}
-	}
-	if qemus != 2 {
-		t.Fatalf("want 2 QEMU processes under hack/run, found %d: %+v", qemus, procs)
+	if q := r.qemus(); len(q) != 2 {
+		t.Fatalf("want 2 QEMU processes under hack/run, found %+v", q)
 	}
 
 	// SIGKILL one QEMU: its agent starts a new one, and the broker's view of the instance shows the restart.
 	var victim int
-	for _, p := range procs {
-		if strings.HasPrefix(p.comm, "qemu-system") && strings.Contains(cmdline(p.pid), "loco.name=loco-1") {
+	for _, p := range r.qemus() {
+		if strings.Contains(cmdline(p.pid), "loco.name=loco-1") {
 			victim = p.pid
 		}
 	}
 	if victim == 0 {
-		t.Fatalf("no QEMU of loco-1 among %+v", procs)
+		t.Fatalf("no QEMU of loco-1 among %+v", r.qemus())
 	}
 	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	restartDeadline := time.Now().Add(2 * time.Minute)
 	for {
-		body := getInstance(t, port, "loco-1")
+		body := getInstance(t, r.port, "loco-1")
 		if strings.Contains(body, `"qemuRestarts":1`) && strings.Contains(body, `"qemu":"QEMU_STATE_RUNNING"`) &&
 			strings.Contains(body, `"state":"INSTANCE_STATE_HEALTHY"`) {
 			t.Logf("loco-1 after its QEMU was killed: restarted, running, healthy")
@@ -136,20 +69,150 @@ func TestRunTwoInstances(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	procs = append(procs, descendants(cmd.Process.Pid)...)
+	r.interrupt(t)
+}
 
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+// TestRunWin98Profile runs hack/run with IMAGE= (a blank disk: the BIOS finds nothing to boot, but the screen
+// shows it, so the instance is healthy): the agent runs the win98 profile, creates the instance's overlay over
+// the image in OVERLAY_DIR, and Ctrl+C still ends everything (the blank guest ignores the power button, so its
+// agent kills QEMU after the grace period).
+func TestRunWin98Profile(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "blank.qcow2")
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", img, "64M").CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img: %v: %s", err, out)
+	}
+	overlays := filepath.Join(dir, "overlays")
+	r := startRun(t, 1, "IMAGE="+img, "OVERLAY_DIR="+overlays)
+	r.waitHealthy(t, 15*time.Minute)
+	if q := r.qemus(); len(q) != 1 || !strings.Contains(cmdline(q[0].pid), "-cpu pentium2") {
+		t.Fatalf("want one win98-profile QEMU, found %+v", q)
+	}
+	out, err := exec.Command("qemu-img", "info", "-U", filepath.Join(overlays, "loco-0.qcow2")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "backing file: "+img) {
+		t.Fatalf("overlay: %v\n%s", err, out)
+	}
+	r.interrupt(t)
+}
+
+// run is a running hack/run.
+type run struct {
+	cmd    *exec.Cmd
+	port   int
+	n      int
+	lines  chan string
+	exited chan error
+	log    []string
+	procs  []proc // every process seen below hack/run
+
+	drained chan struct{} // closed when the output after "healthy" has been read (into rest)
+	rest    []string
+}
+
+func startRun(t *testing.T, n int, env ...string) *run {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &run{port: freePort(t), n: n, lines: make(chan string, 100), exited: make(chan error, 1),
+		drained: make(chan struct{})}
+	r.cmd = exec.Command(filepath.Join(root, "hack/run"))
+	r.cmd.Env = append(append(os.Environ(), "N="+strconv.Itoa(n), "PORT="+strconv.Itoa(r.port),
+		"GRPC_PORT="+strconv.Itoa(freePort(t)), "AGENT_PORT_BASE="+strconv.Itoa(freePortRange(t, 3*n)),
+		"HEALTH_TIMEOUT=240", "KEEP_LOGS=0"), env...)
+	out, err := r.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.cmd.Stderr = r.cmd.Stdout
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			r.lines <- sc.Text()
+		}
+		close(r.lines)
+		r.exited <- r.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if r.cmd.ProcessState == nil {
+			_ = r.cmd.Process.Signal(syscall.SIGINT)
+			select {
+			case <-r.exited:
+			case <-time.After(90 * time.Second):
+				_ = r.cmd.Process.Kill()
+			}
+		}
+	})
+	return r
+}
+
+// waitHealthy waits for hack/run to say that all instances are healthy.
+func (r *run) waitHealthy(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	want := fmt.Sprintf("%d instances healthy", r.n)
+	deadline := time.After(timeout)
+	for {
+		select {
+		case l, ok := <-r.lines:
+			if !ok {
+				t.Fatalf("hack/run ended early:\n%s", strings.Join(r.log, "\n"))
+			}
+			t.Log(l)
+			r.log = append(r.log, l)
+			if strings.Contains(l, "not all healthy") {
+				t.Fatalf("instances did not become healthy:\n%s", strings.Join(r.log, "\n"))
+			}
+			if strings.Contains(l, want) {
+				go func() { // keep draining; interrupt logs the rest
+					defer close(r.drained)
+					for l := range r.lines {
+						r.rest = append(r.rest, l)
+					}
+				}()
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no %q within %s:\n%s", want, timeout, strings.Join(r.log, "\n"))
+		}
+	}
+}
+
+// qemus lists the QEMU processes below hack/run (and remembers every process seen).
+func (r *run) qemus() []proc {
+	var q []proc
+	for _, p := range descendants(r.cmd.Process.Pid) {
+		r.procs = append(r.procs, p)
+		if strings.HasPrefix(p.comm, "qemu-system") {
+			q = append(q, p)
+		}
+	}
+	return q
+}
+
+// interrupt sends SIGINT like Ctrl+C and checks that hack/run ends cleanly and every process it started is gone.
+func (r *run) interrupt(t *testing.T) {
+	t.Helper()
+	r.qemus()
+	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-exited:
+	case err := <-r.exited:
 		if err != nil {
 			t.Fatalf("hack/run after SIGINT: %v", err)
 		}
 	case <-time.After(90 * time.Second):
 		t.Fatal("hack/run still running 90 s after SIGINT")
 	}
-	for _, p := range procs {
+	<-r.drained
+	for _, l := range r.rest {
+		t.Log(l)
+	}
+	for _, p := range r.procs {
 		if alive(p.pid) {
 			t.Errorf("process %d (%s) survived hack/run", p.pid, p.comm)
 		}
