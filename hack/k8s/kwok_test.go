@@ -73,6 +73,16 @@ func TestLocalOverlayOnKwok(t *testing.T) {
 		t.Errorf("emulators on nodes %q, want 3 distinct nodes", nodes)
 	}
 
+	// The disruption controller agrees with the PodDisruptionBudget: one game may go at a time.
+	err = c.WaitFor(ctx, "PodDisruptionBudget loco-emulator allows 1 disruption", func() (bool, error) {
+		out, err := c.Kubectl(ctx, "get", "pdb", "loco-emulator", "-n", "loco", "-o",
+			"jsonpath={.status.currentHealthy}/{.status.expectedPods} {.status.disruptionsAllowed}")
+		return err == nil && out == "3/3 1", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	// The broker's own ServiceAccount, with a real token, and the same identity impersonated.
 	saConfig, err := c.ServiceAccountKubeconfig(ctx, "loco", "loco-broker")
 	if err != nil {

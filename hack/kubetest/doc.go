@@ -11,7 +11,8 @@
 //   - kube-scheduler (Options.Scheduler): pods get a node;
 //   - kwok (Options.Nodes > 0, which implies the scheduler): Options.Nodes fake Nodes named kwok-node-0..N-1 that
 //     report Ready; pods bound to them become Running and Ready with a loopback pod IP from 127.2.0.0/16 and the
-//     node IP 127.0.0.1 as status.hostIP. Nothing actually runs in those pods.
+//     node IP 127.0.0.1 as status.hostIP. Nothing actually runs in those pods, and the endpoint controllers
+//     cannot publish loopback addresses, so Services get no endpoints for them (clients use the pods directly).
 //
 // Start(t, opts) is for tests: it fails the test when the cluster cannot start and stops everything in t.Cleanup
 // (printing the tail of every component's log when the test failed). Launch(ctx, opts) is the plain form: the caller
