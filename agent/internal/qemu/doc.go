@@ -70,11 +70,17 @@
 //	                              written; the overlay is created with qemu-img when missing and never overwritten
 //	-netdev user,id=net0,restrict=on -device pcnet|ne2k_pci,netdev=net0
 //	                              an AMD PCnet (or NE2000 PCI) NIC, both with Windows 98 drivers, on user-mode
-//	                              networking with no route out; network play between instances needs a shared
-//	                              segment instead (not provided yet)
+//	                              networking with no route out; with Config.NetSocket the NIC joins the agents'
+//	                              shared Ethernet segment for network play instead (netplay.go)
 //	-drive file=<iso>,media=cdrom,if=ide,index=2,readonly=on -boot order=dc
 //	                              only with Config.CDROM (installing): the CD first, then the disk; the Windows 98
 //	                              CD's own boot menu defaults to the hard disk, so the reboots during setup work
+//
+// # Art drive and network play (both profiles)
+//
+// Config.ArtDir adds the shared art directory as a read-only FAT16 IDE drive (vvfat under a throw-away qcow2
+// overlay; art.go says which flags and why), Config.NetSocket plugs a NIC into the agent's network play switch
+// (-netdev dgram over unix sockets; netplay.go).
 //
 // # Supervision
 //
