@@ -14,12 +14,17 @@ export const outDir = join(here, "out");
 const cache = process.env.LOCO_CACHE ?? join(process.env.HOME ?? "/root", ".cache", "loco");
 const binDir = join(cache, "e2e-bin");
 
-/** buildBinaries builds loco-broker, loco-agent and loco-vncsynth (incremental: Go's build cache). */
+/**
+ * buildBinaries builds loco-broker, loco-agent and loco-vncsynth (incremental: Go's build cache) from this
+ * repository, or from LOCO_E2E_SRC (another checkout, e.g. `git archive HEAD` while the work tree is mid-edit).
+ * The broker embeds broker/internal/webui/dist of that tree: run `make web` first.
+ */
 export function buildBinaries() {
+  const src = process.env.LOCO_E2E_SRC ?? repo;
   mkdirSync(binDir, { recursive: true });
   const build = (mod, pkg) =>
     execFileSync("go", ["build", "-o", binDir + "/", pkg], {
-      cwd: join(repo, mod),
+      cwd: join(src, mod),
       stdio: ["ignore", "inherit", "inherit"],
       env: { ...process.env, CGO_ENABLED: "1" },
     });

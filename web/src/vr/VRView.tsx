@@ -268,6 +268,7 @@ export default function VRView({ instances, onExit }: Props) {
               {!mine && (
                 <button
                   type="button"
+                  data-testid="vr-take"
                   className="rounded bg-emerald-600 px-2 py-1"
                   onClick={async () => {
                     rt.pool.setWantControl(selected, true);
@@ -277,7 +278,7 @@ export default function VRView({ instances, onExit }: Props) {
                   Take control
                 </button>
               )}
-              <button type="button" className="rounded bg-white/15 px-2 py-1" onClick={() => setKeys((k) => !k)}>
+              <button type="button" data-testid="vr-keys" className="rounded bg-white/15 px-2 py-1" onClick={() => setKeys((k) => !k)}>
                 {keys ? "Keyboard: on (Esc twice: off)" : "Send keyboard"}
               </button>
             </span>
