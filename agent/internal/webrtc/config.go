@@ -35,6 +35,8 @@ type Config struct {
 	GatherTimeout time.Duration
 	// ConnectTimeout closes a session that does not connect within it (default 30 s).
 	ConnectTimeout time.Duration
+	// NoPlayoutDelay leaves the playout-delay extension out (for measurements that compare; never in production).
+	NoPlayoutDelay bool
 	// MaxViewers bounds the number of sessions (default 32).
 	MaxViewers int
 	// Logger (default slog.Default()).

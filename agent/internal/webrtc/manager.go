@@ -112,6 +112,7 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	if m.Video, err = NewTrack(cfg.VideoMime, "video", "loco-video", m.RequestKeyFrame); err != nil {
 		return nil, fmt.Errorf("%w: video codec %q", ErrConfig, cfg.VideoMime)
 	}
+	m.Video.noPlayoutDelay = cfg.NoPlayoutDelay
 	if cfg.Audio {
 		if m.Audio, err = NewTrack(pion.MimeTypeOpus, "audio", "loco-audio", nil); err != nil {
 			return nil, err

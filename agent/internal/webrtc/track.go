@@ -27,6 +27,8 @@ type Track struct {
 	video        bool
 	payloader    rtp.Payloader
 	onBind       func() // called (without locks) when a new binding needs a keyframe
+	// noPlayoutDelay leaves the playout-delay extension out (comparison measurements only).
+	noPlayoutDelay bool
 
 	writeMu   sync.Mutex // serializes WriteFrame (packetizer and sequencer state)
 	sequencer rtp.Sequencer
@@ -112,7 +114,7 @@ func (t *Track) Bind(ctx pion.TrackLocalContext) (pion.RTPCodecParameters, error
 	}
 	b := &binding{id: ctx.ID(), ssrc: ctx.SSRC(), payloadType: chosen.PayloadType, writer: ctx.WriteStream(),
 		waitKey: t.video, exts: make([]rtp.Extension, 0, 4)}
-	if t.video {
+	if t.video && !t.noPlayoutDelay {
 		for _, e := range ctx.HeaderExtensions() {
 			if e.URI == PlayoutDelayURI {
 				b.playoutID = uint8(e.ID)
