@@ -288,47 +288,51 @@ func (n *Node) dispatch(from int, frame []byte, dst []int) []int {
 	return dst
 }
 
-func (n *Node) readGuest() {
+// receive calls read with a buffer until the socket is closed, pausing briefly after any other error.
+func (n *Node) receive(what string, read func(buf []byte) error) {
 	buf := make([]byte, 64<<10)
-	var dst []int
 	for {
-		k, _, err := n.unix.ReadFromUnix(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			n.log.Warn("netplay: reading the guest's frames", "err", err)
-			time.Sleep(100 * time.Millisecond)
-			continue
+		err := read(buf)
+		if errors.Is(err, net.ErrClosed) {
+			return
 		}
-		n.fromGuest.Add(1)
-		dst = n.dispatch(localPort, append([]byte(nil), buf[:k]...), dst)
+		if err != nil {
+			n.log.Warn("netplay: reading "+what, "err", err)
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 }
 
-func (n *Node) readPeers() {
-	buf := make([]byte, 64<<10)
+func (n *Node) readGuest() {
 	var dst []int
-	for {
+	n.receive("the guest's frames", func(buf []byte) error {
+		k, _, err := n.unix.ReadFromUnix(buf)
+		if err != nil {
+			return err
+		}
+		n.fromGuest.Add(1)
+		dst = n.dispatch(localPort, append([]byte(nil), buf[:k]...), dst)
+		return nil
+	})
+}
+
+func (n *Node) readPeers() {
+	var dst []int
+	n.receive("from peers", func(buf []byte) error {
 		k, from, err := n.udp.ReadFromUDPAddrPort(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			n.log.Warn("netplay: reading from peers", "err", err)
-			time.Sleep(100 * time.Millisecond)
-			continue
+			return err
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 		id, frame, err := decodeWire(buf[:k])
 		if err != nil {
 			n.junk.Add(1)
-			continue
+			return nil
 		}
 		if id == n.id {
 			n.junk.Add(1)
 			n.markSelf(from)
-			continue
+			return nil
 		}
 		n.mu.Lock()
 		p := n.peers[from]
@@ -339,11 +343,12 @@ func (n *Node) readPeers() {
 			case n.resolve <- struct{}{}:
 			default:
 			}
-			continue
+			return nil
 		}
 		n.fromPeers.Add(1)
 		dst = n.dispatch(p.id, append([]byte(nil), frame...), dst)
-	}
+		return nil
+	})
 }
 
 // network is the address family peers are looked up in: the listen address's.
