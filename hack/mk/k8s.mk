@@ -4,7 +4,7 @@
 
 .PHONY: k8s-build k8s-up
 
-k8s-build: ## Build (once) the cached Kubernetes binaries: apiserver, controller-manager, scheduler, kubectl, kwok, kustomize, helm.
+k8s-build: ## Build (once) the cached Kubernetes binaries: etcd, apiserver, controller-manager, scheduler, kubectl, kwok, kustomize, helm.
 	@hack/k8s/build
 
 k8s-up: ## Start a local control plane with 3 kwok nodes (hack/k8s/up) and print its KUBECONFIG.
