@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -18,7 +19,7 @@ import (
 //
 //	-blockdev driver=vvfat,node-name=art-dir0,dir=<ArtDir>,fat-type=16,label=LOCOART,read-only=on
 //	-blockdev driver=raw,node-name=art-fat0,file=art-dir0,read-only=on
-//	-blockdev driver=file,node-name=art-file,filename=<StateDir>/art.qcow2
+//	-blockdev driver=file,node-name=art-file,filename=<ArtOverlay>
 //	-blockdev driver=qcow2,node-name=art,file=art-file,backing=art-fat0
 //	-device ide-hd,drive=art,bus=ide.0,unit=1
 //
@@ -50,8 +51,15 @@ const artPoll = 2 * time.Second
 // vvfat's FAT16 hard disk: 1024 cylinders, 16 heads, 63 sectors of 512 bytes.
 const artDiskBytes = 1024 * 16 * 63 * 512
 
-// ArtOverlay is the throw-away qcow2 overlay over the art drive.
-func (c Config) ArtOverlay() string { return filepath.Join(c.StateDir, "art.qcow2") }
+// ArtOverlay is the throw-away qcow2 overlay over the art drive: in StateDir for the demo guest (which never
+// writes to it), next to the disk overlay for win98, whose writes to its art drive may grow it beyond what a
+// small state directory (a memory-backed volume in a pod) should hold.
+func (c Config) ArtOverlay() string {
+	if c.Profile == ProfileWin98 && c.Overlay != "" {
+		return strings.TrimSuffix(c.Overlay, ".qcow2") + "-art.qcow2"
+	}
+	return filepath.Join(c.StateDir, "art.qcow2")
+}
 
 // artArgs are the art drive's QEMU arguments (none without ArtDir).
 func (c *Config) artArgs() []string {

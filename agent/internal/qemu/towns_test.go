@@ -161,7 +161,7 @@ func TestTownsArgs(t *testing.T) {
 	for _, want := range []string{
 		"-blockdev driver=vvfat,node-name=art-dir0,dir=" + filepath.Join(dir, "art,,1") + ",fat-type=16",
 		"read-only=on", "-blockdev driver=qcow2,node-name=art,file=art-file,backing=art-fat0",
-		"-device ide-hd,drive=art,bus=ide.0,unit=1",
+		"-device ide-hd,drive=art,bus=ide.0,unit=1", "filename=" + filepath.Join(dir, "overlay-art.qcow2"),
 		"-netdev dgram,id=net0,local.type=unix,local.path=" + dir + "/net-vm.sock,remote.type=unix,remote.path=" +
 			dir + "/sw.sock",
 		"-device ne2k_pci,netdev=net0,mac=52:54:00:",
