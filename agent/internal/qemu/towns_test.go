@@ -112,7 +112,7 @@ func TestTowns(t *testing.T) {
 	written := time.Now()
 	both := world.Hash([]string{"welcome.txt", "Station-Sign.bmp"})
 	for _, tw := range []*town{a, b} {
-		tw.waitWorld(t, tw.sup.Config().Name+" sees the new file", 30*time.Second, func(s world.State) bool {
+		tw.waitWorld(t, tw.sup.Config().Name+" sees the new file", 60*time.Second, func(s world.State) bool {
 			return s.Art == world.ArtMounted && s.ArtFiles == 2 && s.ArtHash == both
 		})
 	}
