@@ -28,6 +28,7 @@ import (
 	"github.com/loco-cluster/loco/broker/internal/api"
 	"github.com/loco-cluster/loco/broker/internal/config"
 	"github.com/loco-cluster/loco/broker/internal/discovery"
+	"github.com/loco-cluster/loco/broker/internal/discovery/kube"
 	"github.com/loco-cluster/loco/broker/internal/httpapi"
 	"github.com/loco-cluster/loco/broker/internal/recovery"
 	"github.com/loco-cluster/loco/broker/internal/registry"
@@ -85,7 +86,7 @@ func Run(ctx context.Context, cfg *config.Broker, opts Options, log *slog.Logger
 				return err
 			}
 		}
-		source = discovery.NewKubernetes(client, cfg.Namespace, cfg.Selector, log.With("component", "discovery"))
+		source = kube.New(client, cfg.Namespace, cfg.Selector, log.With("component", "discovery"))
 		restarter = recovery.NewPodRestarter(client, reg, reportingInstance(), log.With("component", "recovery"))
 	default:
 		st, err := discovery.NewStatic(cfg.Instances)

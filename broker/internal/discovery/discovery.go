@@ -1,6 +1,6 @@
-// Package discovery finds the instances the broker should expect: emulator pods in Kubernetes (a shared informer,
-// watch only, never polling) or a static list for local runs. Both sources report to a Sink, which the registry
-// implements; a Source never blocks on anything but its Sink.
+// Package discovery finds the instances the broker should expect: emulator pods in Kubernetes (package kube: a
+// shared informer, watch only, never polling) or a static list for local runs (here). Both sources report to a
+// Sink, which the registry implements; a Source never blocks on anything but its Sink.
 package discovery
 
 import (
@@ -8,6 +8,9 @@ import (
 
 	locov1 "github.com/loco-cluster/loco/proto/loco/v1"
 )
+
+// DefaultSelector selects the emulator pods of deploy/.
+const DefaultSelector = "app.kubernetes.io/name=loco,app.kubernetes.io/component=emulator"
 
 // Target is one instance as discovery sees it.
 type Target struct {

@@ -7,6 +7,4 @@ var (
 	ErrEmptyID = errors.New("empty instance id")
 	// ErrDuplicateID is returned when a static list names an instance twice.
 	ErrDuplicateID = errors.New("duplicate instance id")
-	// ErrNotSynced is returned when the informer cache could not sync before the context ended.
-	ErrNotSynced = errors.New("pod informer did not sync")
 )

@@ -1,4 +1,7 @@
-package discovery
+// Package kube is the Kubernetes source of discovery: a client-go shared informer on the emulator pods (one LIST,
+// then a WATCH; never polling). Every pod matching the selector is a Target; it is ready when it is Running, Ready
+// and not terminating, and its grid position is its StatefulSet ordinal.
+package kube
 
 import (
 	"context"
@@ -14,31 +17,29 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/loco-cluster/loco/broker/internal/discovery"
 	locov1 "github.com/loco-cluster/loco/proto/loco/v1"
 )
-
-// DefaultSelector selects the emulator pods of deploy/.
-const DefaultSelector = "app.kubernetes.io/name=loco,app.kubernetes.io/component=emulator"
 
 // podIndexLabel is set by the StatefulSet controller (Kubernetes 1.28+) to the pod's ordinal.
 const podIndexLabel = "apps.kubernetes.io/pod-index"
 
-// Kubernetes discovers emulator pods with a shared informer: one LIST, then a WATCH. Every pod that matches the
+// Source discovers emulator pods with a shared informer: one LIST, then a WATCH. Every pod that matches the
 // selector is a Target; it is ready when it is Running, Ready and not terminating.
-type Kubernetes struct {
+type Source struct {
 	client    kubernetes.Interface
 	namespace string
 	selector  string
 	log       *slog.Logger
 }
 
-// NewKubernetes builds the source for pods in namespace matching the label selector.
-func NewKubernetes(client kubernetes.Interface, namespace, selector string, log *slog.Logger) *Kubernetes {
-	return &Kubernetes{client: client, namespace: namespace, selector: selector, log: log}
+// New builds the source for pods in namespace matching the label selector.
+func New(client kubernetes.Interface, namespace, selector string, log *slog.Logger) *Source {
+	return &Source{client: client, namespace: namespace, selector: selector, log: log}
 }
 
 // Run starts the informer and reports pod changes to sink until ctx is done.
-func (k *Kubernetes) Run(ctx context.Context, sink Sink, synced func()) error {
+func (k *Source) Run(ctx context.Context, sink discovery.Sink, synced func()) error {
 	// No resync: a resync would only replay the cache, and every real change arrives by watch.
 	factory := informers.NewSharedInformerFactoryWithOptions(k.client, 0,
 		informers.WithNamespace(k.namespace),
@@ -82,9 +83,9 @@ func (k *Kubernetes) Run(ctx context.Context, sink Sink, synced func()) error {
 }
 
 // PodTarget turns a pod into a Target.
-func PodTarget(p *corev1.Pod) Target {
+func PodTarget(p *corev1.Pod) discovery.Target {
 	ready, reason := podReady(p)
-	return Target{
+	return discovery.Target{
 		ID:      p.Name,
 		Ordinal: podOrdinal(p),
 		UID:     string(p.UID),
