@@ -288,4 +288,13 @@ func TestInputControlAndSpectator(t *testing.T) {
 	if err := ctrl.WaitFor(ctx, func() bool { return len(ctrl.Frames()) > n1 && len(spec.Frames()) > n2 }); err != nil {
 		t.Fatal("video stopped after the input tests")
 	}
+	// The viewers' receiver reports give an RTT.
+	if err := ctrl.WaitFor(ctx, func() bool { return in.WebRTC.Stats().RTTms > 0 }); err != nil {
+		t.Errorf("no RTT from receiver reports: %+v", in.WebRTC.Stats())
+	}
+	st2 := in.WebRTC.Stats()
+	t.Logf("webrtc stats %+v", st2)
+	if st2.Viewers != 2 || st2.Loss != 0 || st2.RTTms > 1000 {
+		t.Errorf("webrtc stats %+v", st2)
+	}
 }

@@ -125,17 +125,19 @@ func New(cfg Config) (*Instance, error) {
 		return nil, err
 	}
 	in.Video, err = encode.NewVideo(encode.VideoConfig{
-		Codec:   cfg.Codec,
-		FPS:     cfg.FPS,
-		BitRate: min(wcfg.MaxBitrate, 2_000_000),
-		Output:  func(s encode.Sample) { in.WebRTC.WriteVideo(s.Data, s.PTS, s.Keyframe) },
-		Logger:  cfg.Logger,
+		Codec:    cfg.Codec,
+		FPS:      cfg.FPS,
+		BitRate:  min(wcfg.MaxBitrate, 2_000_000),
+		Hardware: true, // a hardware H.264 encoder when GStreamer has one; x264enc otherwise
+		Output:   func(s encode.Sample) { in.WebRTC.WriteVideo(s.Data, s.PTS, s.Keyframe) },
+		Logger:   cfg.Logger,
 	})
 	if err != nil {
 		in.WebRTC.Close()
 		return nil, err
 	}
 	in.Pacer = capture.NewPacer(in.FB, in.Video, capture.PacerConfig{FPS: cfg.FPS})
+	cfg.Logger.Info("video encoder", "codec", cfg.Codec, "element", in.Video.Name())
 	return in, nil
 }
 

@@ -130,7 +130,16 @@ func (v *Viewer) wake() {
 	}
 }
 
-func (v *Viewer) onTrack(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
+func (v *Viewer) onTrack(tr *pion.TrackRemote, rx *pion.RTPReceiver) {
+	// Incoming RTCP (the agent's sender reports) reaches the interceptors only when it is read; the receiver
+	// reports' LSR/DLSR, and so the agent's RTT, depend on it.
+	go func() {
+		for {
+			if _, _, err := rx.ReadRTCP(); err != nil {
+				return
+			}
+		}
+	}()
 	if tr.Kind() == pion.RTPCodecTypeAudio {
 		for {
 			p, _, err := tr.ReadRTP()
