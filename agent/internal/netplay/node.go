@@ -203,6 +203,8 @@ func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	n.local = n.startQueue(func(f []byte) error {
+		// A unix datagram send waits while QEMU's receive queue is full (a paused VM): never for long.
+		_ = n.unix.SetWriteDeadline(time.Now().Add(time.Second))
 		_, err := n.unix.WriteToUnix(f, n.vm)
 		if err == nil {
 			n.toGuest.Add(1)

@@ -213,3 +213,26 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeStuckGuest: a guest that reads nothing (a paused VM) costs dropped frames, never a stuck switch.
+func TestNodeStuckGuest(t *testing.T) {
+	nodes, vms := mesh(t, 2)
+	deadline := time.Now().Add(20 * time.Second)
+	for st := nodes[1].Stats(); st.QueueFull+st.SendErrors == 0; st = nodes[1].Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no drops towards a guest that reads nothing: %+v", st)
+		}
+		for range 200 {
+			vms[0].send(t, frame(bcast, mac(1), 46))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	vms[1].recv(2 * time.Second) // the guest wakes up and reads its backlog
+	marker := frame(bcast, mac(2), 46)
+	marker[20] = 0xee
+	vms[0].send(t, marker)
+	got := vms[1].recv(3 * time.Second)
+	if !slices.ContainsFunc(got, func(f []byte) bool { return slices.Equal(f, marker) }) {
+		t.Fatalf("after the stall the guest did not get new frames (%d received): %+v", len(got), nodes[1].Stats())
+	}
+}
