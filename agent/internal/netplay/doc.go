@@ -26,4 +26,11 @@
 // second) when a datagram arrives from an address that is not a peer yet. A name that resolves to many addresses
 // (a Kubernetes headless Service: one A record per ready pod) gives one peer per address, so every emulator pod
 // finds all the others through `--netplay-peers loco-emulator:7400`.
+//
+// # Addresses in the guests
+//
+// The segment is plain Ethernet: no DHCP server, no router. Windows 98 guests configured for DHCP fall back to
+// automatic private addresses (169.254.0.0/16, APIPA) and find each other on the segment; static addresses in one
+// subnet work as well. Every guest NIC needs its own MAC, which the agent derives from the instance name (see
+// agent/internal/qemu/netplay.go).
 package netplay
