@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	pathpkg "path"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -68,6 +69,12 @@ func FuzzWHEP(f *testing.F) {
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
+		if rec.Code == 301 || rec.Code == 307 || rec.Code == 308 {
+			if pathpkg.Clean(req.URL.Path) == req.URL.Path {
+				t.Fatalf("redirect for the clean path %q", req.URL.Path)
+			}
+			return // the mux sends unclean paths to their clean form
+		}
 		if !allowed[rec.Code] {
 			t.Fatalf("%s %s: status %d %q", method, path, rec.Code, rec.Body.String())
 		}
