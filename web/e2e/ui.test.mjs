@@ -238,7 +238,10 @@ describe("web UI against the real broker and agents", { timeout: 420000 }, () =>
     await page.mouse.click(s0.x, s0.y);
     await page.waitForFunction((id) => document.querySelector('[data-testid="vr-hud"]')?.textContent.includes(`Selected ${id}`), target.id);
     // Control may not have survived the broker restarts above; take it from the HUD when needed.
-    if (await page.$('[data-testid="vr-take"]')) await page.click('[data-testid="vr-take"]');
+    if (await page.$('[data-testid="vr-take"]')) {
+      console.log("# control of the instance was not kept across the broker restarts: taking it again from the VR HUD");
+      await page.click('[data-testid="vr-take"]');
+    }
     await page.waitForFunction(() => document.querySelector('[data-testid="vr-hud"]')?.textContent.includes("you have control"));
     await page.mouse.move(s0.x + 10, s0.y + 10);
     await sleep(300);
