@@ -120,8 +120,8 @@ func TestDemoGuestOverWebRTC(t *testing.T) {
 		}
 	}
 
-	first := wait("the guest's state strip", 90*time.Second, func(strip.State) bool { return true })
-	wait("animation", 15*time.Second, func(s strip.State) bool { return s.Frame > first.Frame+5 })
+	first := wait("the guest's state strip", 3*time.Minute, func(strip.State) bool { return true })
+	wait("animation", 30*time.Second, func(s strip.State) bool { return s.Frame > first.Frame+5 })
 	for relDeadline := time.Now().Add(30 * time.Second); !qin.vnc.Relative(); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(relDeadline) {
 			t.Fatal("QEMU never announced a relative pointer")
