@@ -1,7 +1,7 @@
 // AudioEngine routes every session's audio through WebAudio: source -> analyser (meter) -> gain
 // (volume, mute, focus) -> speakers. Meters are drawn on canvases in one animation loop, outside
-// React. Only the focused instance is heard while one is focused; otherwise each tile's own mute
-// and volume apply (tiles start muted).
+// React. While an instance is focused only it is heard (unless muted by hand); in the grid each
+// tile's own mute and volume apply, and tiles start muted.
 
 interface Chain {
   stream: MediaStream;
@@ -11,7 +11,8 @@ interface Chain {
 }
 
 export interface AudioSettings {
-  muted: boolean;
+  /** Set by the user; unset means the default (muted in the grid, heard when focused). */
+  muted?: boolean;
   volume: number;
 }
 
@@ -74,7 +75,7 @@ export class AudioEngine {
   /** getSettings returns a stable object per instance (React's useSyncExternalStore compares by identity). */
   getSettings(id: string): AudioSettings {
     let s = this.settings.get(id);
-    if (!s) this.settings.set(id, (s = { muted: true, volume: 0.8 }));
+    if (!s) this.settings.set(id, (s = { volume: 0.8 }));
     return s;
   }
 
@@ -82,6 +83,11 @@ export class AudioEngine {
     this.settings.set(id, { ...this.getSettings(id), ...s });
     this.applyGain(id);
     this.emit();
+  }
+
+  /** toggleMute mutes an instance that is heard now, and unmutes one that is not. */
+  toggleMute(id: string): void {
+    this.set(id, { muted: this.heard(id) });
   }
 
   setFocus(id: string | null): void {
@@ -97,8 +103,8 @@ export class AudioEngine {
 
   private effectiveGain(id: string): number {
     const s = this.getSettings(id);
-    if (this.focus !== null) return id === this.focus ? s.volume : 0;
-    return s.muted ? 0 : s.volume;
+    if (this.focus !== null) return id === this.focus && s.muted !== true ? s.volume : 0;
+    return (s.muted ?? true) ? 0 : s.volume;
   }
 
   private applyGain(id: string): void {

@@ -29,11 +29,11 @@ export function AudioControls({ id }: { id: string }) {
       <button
         type="button"
         data-testid="mute"
-        title={s.muted ? "Unmute" : "Mute"}
+        title={heard ? "Mute" : "Unmute"}
         className="rounded px-1 text-sm hover:bg-white/20"
         onClick={() => {
           rt.audio.resume();
-          rt.audio.set(id, { muted: !s.muted });
+          rt.audio.toggleMute(id);
         }}
       >
         {heard ? <Icon name="speaker" /> : <Icon name="muted" />}
