@@ -68,14 +68,19 @@ export async function waitFor(what, fn, timeoutMs = 30000, everyMs = 250) {
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ""}`);
 }
 
-/** labelColour is vncsynth's band colour for a label (FNV-1a 32 of the label -> hue), as [r, g, b]. */
-export function labelColour(label) {
+/** hueOf is the hue (degrees) vncsynth derives from a label: FNV-1a 32 of the label, modulo 360. */
+function hueOf(label) {
   let h = 0x811c9dc5;
   for (const c of Buffer.from(label)) {
     h ^= c;
     h = Math.imul(h, 0x01000193) >>> 0;
   }
-  const hue = (h % 360) / 60;
+  return h % 360;
+}
+
+/** labelColour is vncsynth's band colour for a label, as [r, g, b]. */
+export function labelColour(label) {
+  const hue = hueOf(label) / 60;
   const m2 = hue - 2 * Math.trunc(hue / 2);
   const x = 1 - Math.abs(m2 - 1);
   let r = 0, g = 0, b = 0;
@@ -90,15 +95,6 @@ export function labelColour(label) {
   const u8 = (v) => Math.trunc(60 + 195 * v) & 0xff;
   return [u8(r), u8(g), u8(b)];
 }
-
-const hueOf = (label) => {
-  let h = 0x811c9dc5;
-  for (const c of Buffer.from(label)) {
-    h ^= c;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h % 360;
-};
 
 /** distinctLabels picks n labels whose band hues are at least minDeg apart (so tiles are told apart by colour). */
 export function distinctLabels(n, prefix = "loco", minDeg = 24) {
