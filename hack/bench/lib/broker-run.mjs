@@ -31,7 +31,7 @@ export async function brokerFigures(env, plan, need, log) {
       const rssAgentsOnly = rssBytes(broker.pid);
       viewers = sseViewers(base, plan.viewers);
       let last = {};
-      await waitFor(`${plan.viewers} SSE viewers (so far ${JSON.stringify(last)})`, async () => { last = await viewers.counts(); return last.connected + last.errors >= plan.viewers; }, 60000).catch((err) => {
+      await waitFor(`${plan.viewers} SSE viewers (so far ${JSON.stringify(last)})`, async () => { last = await viewers.counts(); return last.connected + last.errors >= plan.viewers; }, 240000, 500).catch((err) => {
         throw new Error(`${err.message}; so far ${JSON.stringify(last)}`);
       });
       const { errors } = await viewers.counts();

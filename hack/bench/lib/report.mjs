@@ -77,9 +77,12 @@ export function render(r) {
   out.push('Content: the synthetic VNC server (`agent/cmd/loco-vncsynth`) at 800x600, scenes *town* (a still scene with',
     'a few small sprites moving), *motion* (every pixel changes every frame) and *still*, each frame stamped with its',
     'number; the server logs when it painted each stamp. Latency = when Chromium presented the frame',
-    '(`requestVideoFrameCallback` for WebRTC, the first animation frame showing it for noVNC) − when it was painted,',
+    '(`requestVideoFrameCallback` presentation time for WebRTC; for noVNC, the time of the first animation-frame callback that
+reads it from the canvas) − when it was painted,',
     'both on this machine\'s clock. **Baseline** = noVNC 1.7 (npm `@novnc/novnc`) through `websockify` on the same',
-    'content in the same run, with its best settings for the scene; **ratio** = ours ÷ baseline (below 1 is better',
+    'content in the same run, with its best settings for the scene (the synthetic server speaks Raw only, so
+`loco-tightproxy` in front of it gives noVNC the Tight encoding — JPEG at noVNC's quality level, zlib, solid fills —
+that a real VNC server gives it); **ratio** = ours ÷ baseline (below 1 is better',
     'for latency, bandwidth and CPU; above 1 is better for frames shown). CPU is a share of one core. Absolute times',
     'are for information: the 2 cores are shared by the VNC server, the agent, websockify and Chromium.', '');
 
@@ -88,12 +91,18 @@ export function render(r) {
     const [scene, depth] = key.split('/');
     const nd = row.novnc?.p50?.detail;
     out.push(`### ${scene}, ${depth}-bit`, '');
+    if (scene === 'still') out.push('The still screen changes only where the pointer marker moves: the harness moves the pointer 5 times a second (a second VNC client), so frames shown/s is about 5 by design and latency is that of a small change on a still screen.', '');
     if (nd?.settings) out.push(`noVNC settings: quality ${nd.settings.quality}, compression ${nd.settings.compression}; encodings the server sent: ${(nd.encodings ?? []).join(', ') || 'none seen'}.`, '');
     out.push('| figure | noVNC (baseline) | VP8 | VP8 ÷ noVNC | H.264 | H.264 ÷ noVNC | target |', '|---|---|---|---|---|---|---|');
     for (const [k, label] of streamRows) {
       out.push(`| ${label} | ${cell(row.novnc?.[k], notes)} | ${cell(row.vp8?.[k], notes)} | ${ratio(row.vp8?.[k], row.novnc?.[k])} | ${cell(row.h264?.[k], notes)} | ${ratio(row.h264?.[k], row.novnc?.[k])} | ${streamTargets[scene]?.[k] ?? ''} |`);
     }
     out.push('');
+    const parts = ['vp8', 'h264'].map((c) => [c, row[c]?.p50?.detail]).filter(([, d]) => d && d.decodeMs !== undefined);
+    if (parts.length) {
+      const n = (v) => (Number.isFinite(v) ? v.toFixed(1) : '?');
+      out.push(`Where the time goes (information, no baseline): ${parts.map(([c, d]) => `${c === 'h264' ? 'H.264' : 'VP8'}: agent encode ${n(d.agentEncodeMs)} ms/frame, agent input ${n(d.agentVncFps)} updates/s from VNC and ${n(d.agentEncodedFps)} frames/s encoded; browser jitter buffer ${n(d.jitterBufferMs)} ms, decode ${n(d.decodeMs)} ms, first packet to decoded ${n(d.processingMs)} ms per frame`).join('; ')}.`, '');
+    }
   }
 
   out.push('## Density', '', 'Instances (each: one agent and its own synthetic VNC server, 16-bit) that all keep ≥ 28 frames/s encoded,',
@@ -124,8 +133,10 @@ export function render(r) {
   out.push(`| pod Ready → SSE event, max | ${cell(r.k8s.max, notes)} | 1,000 ms | ${ratio(r.k8s.max, { value: 1000 })} |`);
   out.push('');
 
-  out.push('## Loss', '', 'Inside a network namespace of the harness, every loopback packet passes through `loco-netem` (iptables NFQUEUE;',
-    'this kernel has no `netem` qdisc): 5 % loss and 30 ms ± 10 ms delay each way, *town* scene, 16-bit. Longest freeze = the',
+  out.push('## Loss', '', 'Inside a network namespace of the harness, the packets between Chromium and the server it talks to (the agent\'s',
+    'ICE UDP port; websockify\'s TCP port for noVNC) pass through `loco-netem` (iptables NFQUEUE; this kernel has no `netem`',
+    'qdisc): 5 % loss and 30 ms ± 10 ms delay each way (the jitter reorders packets, as netem does); *town* scene, 16-bit; the',
+    'VNC link behind the server is not impaired. Measured over 20 s after 1 s under impairment. Longest freeze = the',
     'longest time between two newly shown frames; picture back = from the end of a 300 ms total outage (long enough to',
     'lose whole frames, so a decoder needs a fresh keyframe) to the first shown frame painted after it, worst of the outages.', '',
     '| figure | noVNC (baseline, TCP) | VP8 | VP8 ÷ noVNC | H.264 | H.264 ÷ noVNC | target |', '|---|---|---|---|---|---|---|');

@@ -129,6 +129,20 @@ export async function runWebRTC(env, { scene, depth, codec, secs, warmup = 2 }) 
     const m = await measureWindow(env, page, [agent.child.pid], secs);
     const f = figures(m, synth.paintLog, m.after.transportBytes - m.before.transportBytes);
     f.detail.codec = m.after.codec;
+    // Where the time goes: the agent's own encode time and input rate, the browser's jitter buffer and decode.
+    const d = (k) => m.after[k] - m.before[k];
+    const frames = d('jitterBufferEmittedCount');
+    f.detail.jitterBufferMs = frames > 0 ? (d('jitterBufferDelay') / frames) * 1000 : NaN;
+    const decoded = d('framesDecoded');
+    f.detail.decodeMs = decoded > 0 ? (d('totalDecodeTime') / decoded) * 1000 : NaN;
+    f.detail.processingMs = decoded > 0 ? (d('totalProcessingDelay') / decoded) * 1000 : NaN;
+    try {
+      const text = await (await fetch(`${agent.base}/metrics`)).text();
+      const metric = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+      f.detail.agentEncodeMs = metric('loco_agent_encode_ms_mean');
+      f.detail.agentVncFps = metric('loco_agent_vnc_fps');
+      f.detail.agentEncodedFps = metric('loco_agent_encoded_fps');
+    } catch { /* the figures above stand without it */ }
     f.detail.pli = m.after.pliCount - m.before.pliCount;
     f.detail.framesDecoded = m.after.framesDecoded - m.before.framesDecoded;
     return f;
