@@ -87,6 +87,16 @@ describe("web UI against the real broker and agents", { timeout: 420000 }, () =>
       30000,
     );
     await shot(page, "grid.png");
+
+    // Frames and meters stay outside React: over 5 s of 10 fps video a tile renders only for its
+    // instance's events (health at most once a second), never per frame.
+    const renders = () => page.$$eval('[data-testid="tile"]', (els) => els.map((e) => Number(e.dataset.renders)));
+    const r0 = await renders();
+    await sleep(5000);
+    const r1 = await renders();
+    const most = Math.max(...r1.map((v, i) => v - r0[i]));
+    console.log(`# most React renders of one tile in 5 s of playing: ${most}`);
+    assert.ok(most <= 15, `a tile rendered ${most} times in 5 s`);
   });
 
   it("focus + control: pointer and keys reach the focused instance as VNC events, and no other", async () => {

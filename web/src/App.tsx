@@ -1,4 +1,4 @@
-import { Suspense, lazy, useEffect, useMemo, useReducer, useRef, useState } from "react";
+import { Suspense, lazy, useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
 import { EventsClient, type EventsStatus } from "./api/events";
 import { Focus } from "./components/Focus";
 import { Tile } from "./components/Tile";
@@ -86,10 +86,14 @@ export function App() {
 
   useEffect(() => () => rt.pool.closeAll(), [rt]);
 
-  const open = (id: string) => {
-    rt.audio.resume();
-    setFocus(id);
-  };
+  // Stable, so memoised tiles re-render only when their own instance changes.
+  const open = useCallback(
+    (id: string) => {
+      rt.audio.resume();
+      setFocus(id);
+    },
+    [rt],
+  );
 
   const eventsText =
     events.phase === "live"

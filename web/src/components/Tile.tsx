@@ -22,6 +22,9 @@ export const Tile = memo(function Tile({ inst, slot, onOpen }: Props) {
   useBindVideo(session, video);
   useFrameCounter(video, fps);
   const now = useNow(st.phase === "waiting");
+  // Counted for the end-to-end test that checks frames never re-render React.
+  const renders = useRef(0);
+  renders.current++;
   const badge = badgeOf(inst);
   const controller = st.input?.controller ?? inst.controller;
   const viewers = inst.health?.viewers ?? 0;
@@ -30,6 +33,7 @@ export const Tile = memo(function Tile({ inst, slot, onOpen }: Props) {
       data-testid="tile"
       data-instance={inst.id}
       data-phase={st.phase}
+      data-renders={renders.current}
       className="group relative aspect-[4/3] cursor-pointer overflow-hidden rounded-lg bg-black ring-1 ring-white/10 hover:ring-2 hover:ring-emerald-400"
       onClick={() => onOpen(inst.id)}
     >
