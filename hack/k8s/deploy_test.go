@@ -166,6 +166,9 @@ func TestManifestsAcceptedByAPIServer(t *testing.T) {
 					spec["replicas"], spec["podManagementPolicy"], tc.replicas)
 			}
 			checkBrokerRole(t, objs)
+			for _, p := range checkTowns(objs) {
+				t.Errorf("network play / art: %s", p)
+			}
 		})
 	}
 
@@ -181,6 +184,27 @@ func TestManifestsAcceptedByAPIServer(t *testing.T) {
 			}
 		})
 	}
+
+	// The network play / art check catches what it claims to catch: each mutation of a correct render is reported.
+	t.Run("towns-check-catches", func(t *testing.T) {
+		for _, file := range []string{"overlay-prod.yaml", "helm-default.yaml"} {
+			if served[file] == nil {
+				t.Fatalf("%s was not accepted (see above)", file)
+			}
+			for _, m := range townsMutations {
+				var objs []object
+				b, _ := json.Marshal(served[file])
+				if err := json.Unmarshal(b, &objs); err != nil {
+					t.Fatal(err)
+				}
+				m.mutate(objs)
+				got := checkTowns(objs)
+				if !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, m.want) }) {
+					t.Errorf("%s, %s: checkTowns = %q, want a problem containing %q", file, m.name, got, m.want)
+				}
+			}
+		}
+	})
 
 	// Pod Security "restricted" is enforced in the prod overlay's namespace: admit its pods for real (dry-run).
 	t.Run("prod-pod-security", func(t *testing.T) {
