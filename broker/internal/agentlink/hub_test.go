@@ -31,7 +31,9 @@ func (r *recorder) Attach(_ uint64, h *locov1.AgentHello) bool {
 }
 func (r *recorder) Detach(id string, _ uint64)                               { r.add("detach " + id) }
 func (r *recorder) ReportHealth(id string, _ uint64, _ *locov1.HealthReport) { r.add("health " + id) }
-func (r *recorder) SetController(id string, _ uint64, v *locov1.Viewer)      { r.add("control " + id + " " + v.GetId()) }
+func (r *recorder) SetController(id string, _ uint64, v *locov1.Viewer) {
+	r.add("control " + id + " " + v.GetId())
+}
 
 func serve(t *testing.T) (*Hub, locov1.BrokerClient) {
 	t.Helper()
