@@ -240,14 +240,23 @@ func (m *Manager) Offer(ctx context.Context, req OfferRequest) (Answer, error) {
 	answer, err := s.start(ctx, req.SDP)
 	if err != nil {
 		m.mu.Lock()
-		delete(m.sessions, s.id)
+		if m.sessions[s.id] == s {
+			delete(m.sessions, s.id)
+		}
 		m.mu.Unlock()
-		s.closePC()
+		if pc := s.pcp.Load(); pc != nil {
+			_ = pc.Close()
+		}
 		return Answer{}, err
 	}
 	controller := false
 	var changed *Viewer
 	m.mu.Lock()
+	if m.sessions[s.id] != s { // closed (CloseSession or Close) while it was being answered
+		m.mu.Unlock()
+		_ = s.pcp.Load().Close() // closePC may have run before the PeerConnection existed
+		return Answer{}, fmt.Errorf("%w: %q closed while answering", ErrUnknownSession, s.id)
+	}
 	if req.WantControl && (m.controller == nil || m.controller.ID == req.Viewer.ID) {
 		if m.controller == nil || *m.controller != req.Viewer {
 			v := req.Viewer

@@ -23,7 +23,7 @@ type Session struct {
 	m       *Manager
 	created time.Time
 
-	pc        *pion.PeerConnection
+	pcp       atomic.Pointer[pion.PeerConnection] // set by start
 	est       atomic.Pointer[sessionEstimator]
 	dc        atomic.Pointer[pion.DataChannel]
 	connected atomic.Bool
@@ -56,7 +56,7 @@ func (s *Session) start(ctx context.Context, offer string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("new peer connection: %w", err)
 	}
-	s.pc = pc
+	s.pcp.Store(pc)
 	tracks := []*Track{m.Video}
 	if m.Audio != nil {
 		tracks = append(tracks, m.Audio)
@@ -197,8 +197,8 @@ func ntpMiddle(t time.Time) uint32 {
 
 func (s *Session) closePC() {
 	s.closeOnce.Do(func() {
-		if s.pc != nil {
-			if err := s.pc.Close(); err != nil && !errors.Is(err, pion.ErrConnectionClosed) {
+		if pc := s.pcp.Load(); pc != nil {
+			if err := pc.Close(); err != nil && !errors.Is(err, pion.ErrConnectionClosed) {
 				s.m.log.Debug("closing peer connection", "session", s.id, "err", err)
 			}
 		}
