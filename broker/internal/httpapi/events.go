@@ -32,13 +32,15 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 32<<10)
+	// Every batch of writes gets a fresh deadline: a client that cannot take it in time is dropped.
+	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)) }
 	flush := func() error {
-		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 		if err := bw.Flush(); err != nil {
 			return err
 		}
 		return rc.Flush()
 	}
+	deadline()
 	_, _ = bw.WriteString("retry: 1000\n\n")
 	for _, ev := range snap {
 		if err := WriteEvent(bw, ev); err != nil {
@@ -55,6 +57,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		case <-r.Context().Done():
 			return nil
 		case <-ping.C:
+			deadline()
 			_, _ = bw.WriteString(": ping\n\n")
 		case ev, ok := <-sub.C():
 			if !ok {
@@ -64,6 +67,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 				_ = flush()
 				return nil
 			}
+			deadline()
 			_ = WriteEvent(bw, ev)
 			// Batch whatever else is already queued into the same flush.
 			for n := len(sub.C()); n > 0; n-- {

@@ -119,8 +119,21 @@ func (r *Registry) tick() {
 		if e.target == nil {
 			continue
 		}
-		r.refresh(id, e, now)
+		if e.pendingHealth || (r.silent(e, now) && e.state != locov1.InstanceState_INSTANCE_STATE_UNHEALTHY) {
+			r.refresh(id, e, now)
+		}
 	}
+}
+
+// silent reports an attached agent that has not reported health for longer than SilentAfter.
+func (r *Registry) silent(e *entry, now time.Time) bool {
+	switch {
+	case e.hello == nil:
+		return false
+	case e.health == nil:
+		return now.Sub(e.attachedAt) > r.cfg.SilentAfter
+	}
+	return now.Sub(e.healthAt) > r.cfg.SilentAfter
 }
 
 // Upsert implements discovery.Sink.
@@ -331,13 +344,13 @@ func (r *Registry) derive(e *entry, now time.Time) (locov1.InstanceState, string
 		}
 		return locov1.InstanceState_INSTANCE_STATE_EXPECTED, "agent not attached"
 	case e.health == nil:
-		if now.Sub(e.attachedAt) > r.cfg.SilentAfter {
+		if r.silent(e, now) {
 			return locov1.InstanceState_INSTANCE_STATE_UNHEALTHY,
 				fmt.Sprintf("agent attached but sent no health report for more than %s", r.cfg.SilentAfter)
 		}
 		return locov1.InstanceState_INSTANCE_STATE_ATTACHED, "waiting for the first health report"
 	}
-	if now.Sub(e.healthAt) > r.cfg.SilentAfter {
+	if r.silent(e, now) {
 		return locov1.InstanceState_INSTANCE_STATE_UNHEALTHY,
 			fmt.Sprintf("agent stopped reporting health for more than %s", r.cfg.SilentAfter)
 	}
