@@ -459,8 +459,11 @@ func (m *Manager) Run(ctx context.Context) error {
 			m.Close()
 			return ctx.Err()
 		case <-t.C:
+			// Only while some session is connected: a viewer that never connects must not make the encoder
+			// produce keyframes until its connect timeout.
+			connected := m.anyConnected()
 			m.keyMu.Lock()
-			retry := (m.keyPending || m.Video.Waiting()) && time.Since(m.lastKeyReq) >= 300*time.Millisecond
+			retry := connected && (m.keyPending || m.Video.Waiting()) && time.Since(m.lastKeyReq) >= 300*time.Millisecond
 			if retry {
 				m.keyPending = false
 			}
@@ -479,6 +482,17 @@ func (m *Manager) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+func (m *Manager) anyConnected() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.sessions {
+		if s.connected.Load() {
+			return true
+		}
+	}
+	return false
 }
 
 // Close ends every session and closes the ICE ports.
