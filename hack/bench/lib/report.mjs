@@ -77,12 +77,12 @@ export function render(r) {
   out.push('Content: the synthetic VNC server (`agent/cmd/loco-vncsynth`) at 800x600, scenes *town* (a still scene with',
     'a few small sprites moving), *motion* (every pixel changes every frame) and *still*, each frame stamped with its',
     'number; the server logs when it painted each stamp. Latency = when Chromium presented the frame',
-    '(`requestVideoFrameCallback` presentation time for WebRTC; for noVNC, the time of the first animation-frame callback that
-reads it from the canvas) − when it was painted,',
+    '(`requestVideoFrameCallback` presentation time for WebRTC; for noVNC, the time of the first animation-frame callback',
+    'that reads it from the canvas) − when it was painted,',
     'both on this machine\'s clock. **Baseline** = noVNC 1.7 (npm `@novnc/novnc`) through `websockify` on the same',
-    'content in the same run, with its best settings for the scene (the synthetic server speaks Raw only, so
-`loco-tightproxy` in front of it gives noVNC the Tight encoding — JPEG at noVNC's quality level, zlib, solid fills —
-that a real VNC server gives it); **ratio** = ours ÷ baseline (below 1 is better',
+    'content in the same run, with its best settings for the scene (the synthetic server speaks Raw only, so',
+    '`loco-tightproxy` in front of it gives noVNC the Tight encoding — JPEG at noVNC\'s quality level, zlib, solid fills —',
+    'that a real VNC server gives it); **ratio** = ours ÷ baseline (below 1 is better',
     'for latency, bandwidth and CPU; above 1 is better for frames shown). CPU is a share of one core. Absolute times',
     'are for information: the 2 cores are shared by the VNC server, the agent, websockify and Chromium.', '');
 
