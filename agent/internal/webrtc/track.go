@@ -51,6 +51,7 @@ type binding struct {
 	waitKey     bool
 	dropped     bool // a packet of the current keyframe was not sent (SRTP not ready yet)
 	exts        []rtp.Extension
+	hdr         rtp.Header
 }
 
 // playoutZero is the playout-delay extension payload for min = max = 0.
@@ -182,7 +183,10 @@ func (t *Track) WriteFrame(data []byte, pts time.Duration, keyframe bool) {
 			if b.waitKey && !keyframe {
 				continue
 			}
-			h := hdr
+			// Each binding has its own reused header: its SSRC, payload type and extensions (interceptors add
+			// theirs to it), and no allocation per packet.
+			h := &b.hdr
+			*h = hdr
 			h.SSRC = uint32(b.ssrc)
 			h.PayloadType = uint8(b.payloadType)
 			h.Extensions = b.exts[:0]
@@ -190,7 +194,7 @@ func (t *Track) WriteFrame(data []byte, pts time.Duration, keyframe bool) {
 				_ = h.SetExtension(b.playoutID, playoutZero)
 			}
 			// Before DTLS is up Pion drops packets silently (0, nil): a keyframe lost so does not count.
-			if n, err := b.writer.WriteRTP(&h, p); err == nil && n > 0 {
+			if n, err := b.writer.WriteRTP(h, p); err == nil && n > 0 {
 				t.packets.Add(1)
 				t.bytes.Add(uint64(n))
 			} else {
