@@ -1,8 +1,9 @@
 // measure.mjs: figures for the web UI on this machine, against the same real cluster the e2e tests use
 // (9 instances, loco-vncsynth town scene 640x480 at 10 fps, real agents and broker):
 //   - time from page load to nine playing tiles (every tile has presented a frame), median of RUNS loads;
-//   - browser CPU (all Chromium processes, % of one core) while the 9-tile grid plays, over CPU_SECONDS.
-// Usage: cd web && node e2e/measure.mjs [runs=5] [cpuSeconds=20]   (run `make web` first)
+//   - browser CPU (all Chromium processes, % of one core) while the 9-tile grid plays, over CPU_SECONDS;
+//   - memory over SOAK_MINUTES of playing: JS heap after a forced GC, DOM nodes, event listeners, start and end.
+// Usage: cd web && node e2e/measure.mjs [runs=5] [cpuSeconds=20] [soakMinutes=0]   (run `make web` first)
 import { readFileSync, readdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 import { buildBinaries, chromiumArgs, chromiumPath, sleep, startCluster, waitFor } from "./cluster.mjs";
@@ -10,6 +11,17 @@ import { allTilesPlaying } from "./page.mjs";
 
 const runs = Number(process.argv[2] ?? 5);
 const cpuSeconds = Number(process.argv[3] ?? 20);
+const soakMinutes = Number(process.argv[4] ?? 0);
+
+async function memory(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Performance.enable");
+  await cdp.send("HeapProfiler.collectGarbage");
+  const { metrics } = await cdp.send("Performance.getMetrics");
+  await cdp.detach();
+  const m = Object.fromEntries(metrics.map((x) => [x.name, x.value]));
+  return { heapMB: (m.JSHeapUsedSize / 1048576).toFixed(1), nodes: m.Nodes, listeners: m.JSEventListeners };
+}
 const HZ = 100; // USER_HZ on Linux
 
 function tree(root) {
@@ -104,6 +116,15 @@ try {
       await sleep(3000);
       const cpu = await cpuOver(browser.process?.()?.pid ?? 0, cpuSeconds);
       const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+      if (soakMinutes > 0) {
+        const m0 = await memory(page);
+        await sleep(soakMinutes * 60000);
+        const m1 = await memory(page);
+        console.log(
+          `memory over ${soakMinutes} min of playing: JS heap ${m0.heapMB} -> ${m1.heapMB} MB, ` +
+            `DOM nodes ${m0.nodes} -> ${m1.nodes}, listeners ${m0.listeners} -> ${m1.listeners}`,
+        );
+      }
       const fps = await page.$$eval('[data-testid="tile"] video', (vs) => vs.map((v) => Number(v.dataset.fps ?? 0)));
       console.log(
         `browser CPU, 9-tile grid playing: ${cpu.total} % of one core over ${cpuSeconds} s (${cpu.parts}; ` +

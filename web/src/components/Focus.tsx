@@ -31,12 +31,20 @@ export function Focus({ inst, onClose }: Props) {
     return () => rt.audio.setFocus(null);
   }, [rt, inst.id]);
 
-  // A tile's session may be a small layer; ask for the full picture when the guest is wider.
+  // A tile's session may carry a smaller layer (maxWidth); when the picture arriving is narrower than the
+  // guest's screen, reconnect for the full one. An agent that ignores maxWidth costs no reconnect.
   const guestWidth = st.input?.width ?? inst.health?.screenMode?.width ?? 0;
   useEffect(() => {
-    if (!session) return;
-    const mw = session.currentParams.maxWidth;
-    if (mw && guestWidth > mw) session.setParams({ maxWidth: undefined }, true);
+    const v = video.current;
+    if (!session || !v) return;
+    const check = () => {
+      if (session.currentParams.maxWidth && v.videoWidth > 0 && guestWidth > v.videoWidth) {
+        session.setParams({ maxWidth: undefined }, true);
+      }
+    };
+    check();
+    v.addEventListener("resize", check);
+    return () => v.removeEventListener("resize", check);
   }, [session, guestWidth]);
 
   const controller = st.input?.controller ?? inst.controller ?? null;

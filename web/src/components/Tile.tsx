@@ -5,8 +5,15 @@ import { AudioControls, Meter } from "./AudioControls";
 import { Badge } from "./Badge";
 import { Icon } from "./Icon";
 
-/** Width asked of the agent for a grid tile (maxWidth); the focus view asks for full size. */
-export const TILE_MAX_WIDTH = 640;
+/**
+ * tileMaxWidth is the width asked of the agent for a grid tile (WHEP maxWidth): a third of the grid's width in
+ * device pixels, rounded up to 160. The focus view asks for the full picture when the tile's layer is smaller.
+ */
+export function tileMaxWidth(): number {
+  const gridCss = Math.min(window.innerWidth, ((window.innerHeight - 64) * 4) / 3);
+  const px = (gridCss / 3) * (window.devicePixelRatio || 1);
+  return Math.max(320, Math.ceil(px / 160) * 160);
+}
 
 interface Props {
   inst: Instance;
@@ -15,7 +22,7 @@ interface Props {
 }
 
 export const Tile = memo(function Tile({ inst, slot, onOpen }: Props) {
-  const session = useSession(inst.id, TILE_MAX_WIDTH);
+  const session = useSession(inst.id, tileMaxWidth());
   const st = useSessionStatus(session);
   const video = useRef<HTMLVideoElement>(null);
   const fps = useRef<HTMLSpanElement>(null);
