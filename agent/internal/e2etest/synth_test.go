@@ -81,6 +81,19 @@ func TestVideoMatchesFramebuffer(t *testing.T) {
 				t.Fatalf("decoded stamps %v", stamps)
 			}
 
+			// The congestion controller's estimate sets the encoder's target, within the bounds.
+			var tb, eb int
+			if err := v.WaitFor(ctx, func() bool {
+				tb, eb = in.WebRTC.Stats().TargetBps, in.Video.BitRate()
+				return tb > 0 && tb == eb
+			}); err != nil {
+				t.Fatalf("the estimate (%d bit/s) did not reach the encoder (%d bit/s)", tb, eb)
+			}
+			if tb < 150_000 || tb > 4_000_000 {
+				t.Errorf("encoder target %d bit/s outside the bounds", tb)
+			}
+			t.Logf("%s: GCC target %d bit/s", codec, tb)
+
 			// Freeze the scene: the last decoded picture must match the server's picture.
 			srv.Pause(true)
 			time.Sleep(300 * time.Millisecond)
