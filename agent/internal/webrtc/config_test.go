@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	pion "github.com/pion/webrtc/v4"
+
 	"github.com/loco-cluster/loco/agent/internal/webrtc/webrtctest"
 )
 
@@ -81,5 +83,38 @@ func TestAnswerAdvertisesPublicIP(t *testing.T) {
 	}
 	if !strings.Contains(ans.SDP, PlayoutDelayURI) {
 		t.Errorf("answer does not negotiate playout-delay:\n%s", ans.SDP)
+	}
+}
+
+// TestOfferWithoutOurCodec: a viewer that cannot receive the agent's codec gets a clear ErrBadOffer.
+func TestOfferWithoutOurCodec(t *testing.T) {
+	m, err := New(Config{VideoMime: "video/H264", ListenIP: "127.0.0.1", TCPPort: -1, AllowLoopback: true}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	me := &pion.MediaEngine{}
+	if err := me.RegisterCodec(vp8Codec, pion.RTPCodecTypeVideo); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := pion.NewAPI(pion.WithMediaEngine(me)).NewPeerConnection(pion.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo,
+		pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Offer(context.Background(), OfferRequest{SessionID: "x", SDP: offer.SDP})
+	if !errors.Is(err, ErrBadOffer) || !strings.Contains(err.Error(), "video/H264") {
+		t.Fatalf("err %v", err)
+	}
+	if st := m.Stats(); st.Sessions != 0 {
+		t.Errorf("%d sessions left", st.Sessions)
 	}
 }

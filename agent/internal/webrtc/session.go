@@ -75,7 +75,7 @@ func (s *Session) start(ctx context.Context, offer string) (string, error) {
 	}
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
-		return "", fmt.Errorf("%w: create answer: %w", ErrBadOffer, err)
+		return "", fmt.Errorf("%w: cannot answer (the agent sends %s and Opus): %w", ErrBadOffer, m.cfg.VideoMime, err)
 	}
 	gathered := pion.GatheringCompletePromise(pc)
 	if err := pc.SetLocalDescription(answer); err != nil {
