@@ -51,6 +51,9 @@ type Options struct {
 	Ready func(d *Daemon)
 }
 
+// syncWait bounds how long serving waits for discovery's first listing.
+const syncWait = 10 * time.Second
+
 // Daemon is a running broker's parts.
 type Daemon struct {
 	Registry  *registry.Registry
@@ -157,11 +160,22 @@ func Run(ctx context.Context, cfg *config.Broker, opts Options, log *slog.Logger
 	goRun("discovery", func() error { return source.Run(ctx, reg, func() { once.Do(func() { close(synced) }) }) })
 	// Agents may attach while discovery syncs: the registry keeps them apart until their instance is known.
 	goRun("grpc", func() error { return gs.Serve(grpcLn) })
+	// Serve HTTP once discovery has listed everything (a complete first snapshot), but not later than syncWait:
+	// an unreachable API server must not keep the UI and /healthz down. Recovery waits for the sync.
 	select {
 	case <-synced:
 	case <-ctx.Done():
+	case <-time.After(syncWait):
+		log.Warn("discovery has not synced yet; serving anyway", "waited", syncWait)
 	}
-	goRun("recovery", func() error { return rec.Run(ctx) })
+	goRun("recovery", func() error {
+		select {
+		case <-synced:
+			return rec.Run(ctx)
+		case <-ctx.Done():
+			return nil
+		}
+	})
 	goRun("http", func() error { return hs.Serve(httpLn) })
 	log.Info("broker serving", "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(),
 		"discovery", cfg.Discovery, "recover", cfg.Recover.String(), "ui_built", webui.Built())

@@ -73,6 +73,9 @@ func (k *Source) Run(ctx context.Context, sink discovery.Sink, synced func()) er
 	defer factory.Shutdown()
 	start := time.Now()
 	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		if ctx.Err() != nil {
+			return nil // stopped before the first listing completed
+		}
 		return fmt.Errorf("namespace %q selector %q: %w", k.namespace, k.selector, ErrNotSynced)
 	}
 	k.log.Info("kubernetes discovery synced", "namespace", k.namespace, "selector", k.selector,
