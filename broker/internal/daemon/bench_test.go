@@ -188,8 +188,11 @@ func BenchmarkBrokerScale(b *testing.B) {
 	rss, cpu1 := procStat(b, cmd.Process.Pid)
 	ev1 := events.Load()
 	b.StopTimer()
+	goroutines, heap := promValue(b, base, "go_goroutines"), promValue(b, base, "go_memstats_heap_inuse_bytes")
 	cancel()
 	wg.Wait()
+	b.ReportMetric(goroutines, "goroutines")
+	b.ReportMetric(heap/(1<<20), "MB-heap-inuse")
 	b.ReportMetric(float64(rssIdle)/(1<<20), "MB-rss-idle")
 	b.ReportMetric(float64(rss)/(1<<20), "MB-rss")
 	b.ReportMetric((cpu1-cpu0)/window.Seconds(), "cpu-cores")
@@ -200,4 +203,21 @@ func freeTCP(b testing.TB) string {
 	ln := listen(b, "127.0.0.1:0")
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// promValue reads one unlabelled sample from the broker's /metrics.
+func promValue(b *testing.B, base, name string) float64 {
+	r, err := http.Get(base + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Body.Close()
+	sc := bufio.NewScanner(r.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
 }
