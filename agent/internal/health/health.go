@@ -7,7 +7,7 @@
 //   - UNHEALTHY when VNC is not connected, no frame arrived yet, the screen is black for longer than BlackAfter, the
 //     picture is frozen (unchanged for longer than the instance's frozen limit), or a supervised QEMU is not running;
 //   - DEGRADED when encoding is slow (p95 above 50 ms), audio is expected but silent of packets, or a viewer reports
-//     more than 10 % loss;
+//     more than 10 % loss, for Config.DegradeAfter reports in a row;
 //   - HEALTHY otherwise. Reasons explain every non-healthy verdict in one short sentence each.
 //
 // grpc.health.v1: the overall service ("") is SERVING only while VNC is connected and frames flow (readiness);
@@ -79,6 +79,10 @@ type Config struct {
 	Interval time.Duration
 	// BlackAfter is how long a black screen is tolerated (a booting guest is black for a while; default 60 s).
 	BlackAfter time.Duration
+	// DegradeAfter is how many consecutive reports an impairment (slow encoding, an audio gap, loss) must persist
+	// before the verdict turns DEGRADED (default 3). One slow second on a busy node is not worth alarming anyone
+	// or flapping the UI's badge; a lasting impairment is.
+	DegradeAfter int
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -96,7 +100,9 @@ type Monitor struct {
 	serving    bool
 	blackSince time.Time
 	lastAudio  uint64
-	subs       []chan *locov1.HealthReport
+	// impairedStreak counts consecutive reports with at least one impairment (see Config.DegradeAfter).
+	impairedStreak int
+	subs           []chan *locov1.HealthReport
 }
 
 // New returns a monitor over the sources.
@@ -106,6 +112,9 @@ func New(cfg Config, sources ...Source) *Monitor {
 	}
 	if cfg.BlackAfter <= 0 {
 		cfg.BlackAfter = 60 * time.Second
+	}
+	if cfg.DegradeAfter <= 0 {
+		cfg.DegradeAfter = 3
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -238,6 +247,14 @@ func (m *Monitor) judge(f Figures, now time.Time, audioNew uint64) *locov1.Healt
 	}
 	if f.Loss > 0.1 {
 		impaired = append(impaired, fmt.Sprintf("a viewer reports %.0f%% packet loss", f.Loss*100))
+	}
+	if len(impaired) > 0 {
+		m.impairedStreak++
+	} else {
+		m.impairedStreak = 0
+	}
+	if m.impairedStreak < m.cfg.DegradeAfter {
+		impaired = nil // not lasting yet
 	}
 	switch {
 	case len(bad) > 0:

@@ -44,7 +44,7 @@ func TestVerdicts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := good()
 			tt.mutate(&f)
-			m := New(Config{}, func(out *Figures) { *out = f })
+			m := New(Config{DegradeAfter: 1}, func(out *Figures) { *out = f })
 			rep := m.Measure(time.Now())
 			if rep.GetVerdict() != tt.verdict {
 				t.Fatalf("verdict %v, want %v (reasons %v)", rep.GetVerdict(), tt.verdict, rep.GetReasons())
@@ -79,12 +79,37 @@ func TestBlackScreenNeedsTime(t *testing.T) {
 func TestAudioPacketsMustFlow(t *testing.T) {
 	f := good()
 	f.AudioExpected, f.AudioRunning, f.AudioPackets, f.AudioRMSdBFS = true, true, 100, -20
-	m := New(Config{}, func(out *Figures) { *out = f })
+	m := New(Config{DegradeAfter: 1}, func(out *Figures) { *out = f })
 	if rep := m.Measure(time.Now()); rep.GetVerdict() != locov1.Verdict_VERDICT_HEALTHY || rep.GetAudioRmsDbfs() != -20 {
 		t.Fatalf("%v %v %v", rep.GetVerdict(), rep.GetReasons(), rep.GetAudioRmsDbfs())
 	}
 	if rep := m.Measure(time.Now()); rep.GetVerdict() != locov1.Verdict_VERDICT_DEGRADED {
 		t.Fatalf("no new audio packets: %v %v", rep.GetVerdict(), rep.GetReasons())
+	}
+}
+
+// TestDegradedNeedsPersistence: one impaired second (a busy node) leaves the verdict healthy; an impairment that
+// lasts DegradeAfter reports turns it DEGRADED, and it is healthy again as soon as the impairment ends.
+func TestDegradedNeedsPersistence(t *testing.T) {
+	f := good()
+	m := New(Config{DegradeAfter: 3}, func(out *Figures) { *out = f })
+	now := time.Now()
+	f.EncodeP95 = 80 * time.Millisecond
+	for i := 1; i <= 2; i++ {
+		if rep := m.Measure(now); rep.GetVerdict() != locov1.Verdict_VERDICT_HEALTHY || len(rep.GetReasons()) != 0 {
+			t.Fatalf("impaired report %d: %v %v, want healthy until the impairment lasts", i, rep.GetVerdict(), rep.GetReasons())
+		}
+	}
+	if rep := m.Measure(now); rep.GetVerdict() != locov1.Verdict_VERDICT_DEGRADED {
+		t.Fatalf("third impaired report: %v %v, want degraded", rep.GetVerdict(), rep.GetReasons())
+	}
+	f.EncodeP95 = 5 * time.Millisecond
+	if rep := m.Measure(now); rep.GetVerdict() != locov1.Verdict_VERDICT_HEALTHY {
+		t.Fatalf("impairment over: %v %v", rep.GetVerdict(), rep.GetReasons())
+	}
+	f.EncodeP95 = 80 * time.Millisecond
+	if rep := m.Measure(now); rep.GetVerdict() != locov1.Verdict_VERDICT_HEALTHY {
+		t.Fatalf("a new single impaired report must not degrade at once: %v %v", rep.GetVerdict(), rep.GetReasons())
 	}
 }
 
