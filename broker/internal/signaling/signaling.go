@@ -175,6 +175,7 @@ func (s *Service) offer(ctx context.Context, id string, o Offer) (Answer, error)
 	if s.metrics != nil {
 		s.metrics.Sessions.Set(float64(n))
 	}
+	s.log.Debug("session answered", "instance", id, "session", sid, "viewer", o.Viewer.GetId(), "role", ans.GetRole())
 	return Answer{SessionID: sid, SDP: ans.GetSdp(), Role: ans.GetRole()}, nil
 }
 
