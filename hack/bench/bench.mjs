@@ -70,6 +70,11 @@ try {
       }
     }
   }
+  if (only.has('streams') && !smoke) {
+    // Experiment: the agent's frame-rate cap equals the source's 30 frames/s; with a higher cap, is latency lower?
+    log('stream town/32: h264 with --fps=60');
+    results.pacer = await guard(streamKeys, async () => { need('vncsynth', 'agent'); return asFigures(await runWebRTC(env, { scene: 'town', depth: 32, codec: 'h264', secs: plan.secs, warmup: plan.warmup, agentArgs: ['--fps=60'] })); }, log);
+  }
   if (only.has('density')) {
     log('density');
     results.density = await densityFigures(env, plan, need, log);

@@ -105,6 +105,18 @@ export function render(r) {
     }
   }
 
+  if (r.pacer && r.streams['town/32']) {
+    const base = r.streams['town/32'];
+    out.push('### Experiment: town, 32-bit, H.264 with the agent\'s frame-rate cap at 60 (`--fps=60`)', '',
+      'The source paints 30 frames/s and the agent\'s pacer lets at most `--fps` frames/s through (default 30): a frame that',
+      'arrives a little less than 1/30 s after the previous one waits. Same run, same content:', '',
+      '| figure | noVNC (baseline) | H.264, `--fps=30` (default) | H.264, `--fps=60` | `--fps=60` ÷ noVNC |', '|---|---|---|---|---|');
+    for (const [k, label] of streamRows) {
+      out.push(`| ${label} | ${cell(base.novnc?.[k], notes)} | ${cell(base.h264?.[k], notes)} | ${cell(r.pacer[k], notes)} | ${ratio(r.pacer[k], base.novnc?.[k])} |`);
+    }
+    out.push('');
+  }
+
   out.push('## Density', '', 'Instances (each: one agent and its own synthetic VNC server, 16-bit) that all keep ≥ 28 frames/s encoded,',
     'read from each agent\'s `/metrics`, adding one instance at a time. Baseline: the target (9 *town* instances at 30 fps',
     'on 2 cores); no target is stated for *motion*, so the same 9 is used.', '',

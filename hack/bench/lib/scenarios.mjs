@@ -1,5 +1,6 @@
 // One measured stream: the synthetic VNC server showing a scene, watched either through websockify + noVNC (the
 // baseline) or through the agent's WebRTC (WHEP) in Chromium; latency, frames shown, bytes and CPU over a window.
+import fs from 'node:fs';
 import path from 'node:path';
 import { CpuMeter, descendants, freePort, sleep, start, stop, tcpReadyIn, waitFor } from './proc.mjs';
 import { browserPids } from './browser.mjs';
@@ -18,6 +19,7 @@ export const novncSettings = {
 export async function startSynth(env, { scene, depth, name }) {
   const port = await freePort();
   const paintLog = path.join(env.dir, `${name}.paint.log`);
+  fs.rmSync(paintLog, { force: true }); // the server appends: a reused name must not mix two runs' stamps
   const child = start(env.bins.vncsynth.path, synthArgs({ listen: `127.0.0.1:${port}`, scene, depth, paintLog }),
     { logFile: path.join(env.dir, `${name}.synth.log`), prefix: env.prefix });
   await tcpReadyIn(env.prefix, port);
@@ -115,13 +117,13 @@ export async function runNoVNC(env, { scene, depth, secs, warmup = 1 }) {
 }
 
 /** runWebRTC measures the agent's WebRTC stream (WHEP straight to the agent) on one scene with one codec. */
-export async function runWebRTC(env, { scene, depth, codec, secs, warmup = 2 }) {
+export async function runWebRTC(env, { scene, depth, codec, secs, warmup = 2, agentArgs = [] }) {
   const name = `${codec}-${scene}-${depth}`;
   const synth = await startSynth(env, { scene, depth, name });
   let agent;
   const page = await env.browser.ctx.newPage();
   try {
-    agent = await startAgent(env, { vncPort: synth.port, codec, name });
+    agent = await startAgent(env, { vncPort: synth.port, codec, name, extra: agentArgs });
     await page.goto(`${agent.base}/__bench/webrtc.html`);
     await page.waitForFunction(() => window.pageReady === true);
     await page.evaluate((o) => window.connect(o), { url: '/whep', codec });
