@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { launch } from './browser.mjs';
-import { guard, measured } from './figure.mjs';
+import { guard, measured, notMeasured } from './figure.mjs';
 import { sleep, start, stop } from './proc.mjs';
 import { novncSettings, startAgent, startNoVNCServer, startSynth } from './scenarios.mjs';
 import { longestGap } from './stats.mjs';
@@ -78,16 +78,24 @@ async function measurePath(env, ns, netem, browser, which, plan, log) {
         ends.push(Date.now());
         await sleep(2500);
       }
-      const all = await page.evaluate(() => window.bench.samples);
-      const painted = readPaintLog(synth.paintLog);
-      const back = ends.map((end) => {
-        const first = all.find(([stamp, shown]) => shown > end && (painted.get(stamp) ?? 0) >= end);
-        return first ? first[1] - end : NaN;
-      });
+      // Under load a picture may take longer than the pause above: wait up to 10 s more for every outage's.
+      let back = [];
+      const deadline = Date.now() + 10000;
+      do {
+        const all = await page.evaluate(() => window.bench.samples);
+        const painted = readPaintLog(synth.paintLog);
+        back = ends.map((end) => {
+          const first = all.find(([stamp, shown]) => shown > end && (painted.get(stamp) ?? 0) >= end);
+          return first ? first[1] - end : NaN;
+        });
+        if (back.every(Number.isFinite)) break;
+        await sleep(500);
+      } while (Date.now() < deadline);
       log(`loss ${which}: longest freeze ${longestGap(steady).toFixed(0)} ms over ${steady.length} frames; picture back ${back.map((b) => b.toFixed(0)).join(', ')} ms`);
       return {
         longestFreeze: measured(steady.length > 1 ? longestGap(steady) : NaN, 'ms', { frames: steady.length, secs: plan.lossSecs }),
-        pictureBack: measured(Math.max(...back), 'ms', { outageMs, each: back }),
+        pictureBack: back.every(Number.isFinite) ? measured(Math.max(...back), 'ms', { outageMs, each: back })
+          : notMeasured('no picture within 12.5 s after an outage: the stream did not recover', 'error', { each: back }),
       };
     } finally {
       impair(ns, false, link);
