@@ -33,12 +33,13 @@ func startQEMU(t *testing.T) *qemu {
 	return startQEMUAt(t, filepath.Join(t.TempDir(), "vnc.sock"))
 }
 
-func startQEMUAt(t *testing.T, sock string) *qemu {
+func startQEMUAt(t *testing.T, sock string, extra ...string) *qemu {
 	t.Helper()
 	q := &qemu{sock: sock, mon: sock + ".mon", done: make(chan struct{})}
-	q.cmd = exec.Command("qemu-system-x86_64", "-accel", "tcg", "-display", "none", "-nodefaults", "-vga", "std",
-		"-m", "64", "-vnc", "unix:"+q.sock, "-monitor", "unix:"+q.mon+",server,nowait",
-		"-trace", "input_event_*", "-trace", "vnc_key_event_ext")
+	args := []string{"-accel", "tcg", "-display", "none", "-nodefaults", "-vga", "std",
+		"-m", "64", "-vnc", "unix:" + q.sock, "-monitor", "unix:" + q.mon + ",server,nowait",
+		"-trace", "input_event_*", "-trace", "vnc_key_event_ext"}
+	q.cmd = exec.Command("qemu-system-x86_64", append(args, extra...)...)
 	stderr, err := q.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +102,30 @@ func (q *qemu) screendump(t *testing.T) (int, int, []byte) {
 	}
 }
 
+// monitor sends one HMP command to QEMU's monitor.
+func (q *qemu) monitor(t *testing.T, command string) {
+	t.Helper()
+	conn, err := net.Dial("unix", q.mon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "%s\n", command); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the monitor's prompt after the command, so the command has run when we return.
+	buf := make([]byte, 4096)
+	var seen strings.Builder
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for strings.Count(seen.String(), "(qemu)") < 2 {
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("monitor %q: %v (read %q)", command, err, seen.String())
+		}
+		seen.Write(buf[:n])
+	}
+}
+
 func (q *qemu) kill() {
 	_ = q.cmd.Process.Kill()
 	<-q.done
@@ -136,7 +161,9 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 }
 
 func TestQEMU(t *testing.T) {
-	q := startQEMU(t)
+	// Start paused (-S) and let the guest run only once the client is connected, so the client sees SeaBIOS's
+	// switch to the 720x400 text mode as a DesktopSize however fast the machine boots.
+	q := startQEMUAt(t, filepath.Join(t.TempDir(), "vnc.sock"), "-S")
 	fb := &capture.Framebuffer{}
 	c := New(Config{Addr: "unix:" + q.sock, Framebuffer: fb, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -147,6 +174,7 @@ func TestQEMU(t *testing.T) {
 	waitFor(t, 20*time.Second, "connection and a first update", func() bool { return c.Stats().Updates > 0 })
 	m := c.Mode()
 	t.Logf("mode %+v, stats %+v", m, c.Stats())
+	q.monitor(t, "cont")
 	if m.Width < 640 || m.Height < 200 {
 		t.Fatalf("mode %dx%d, want a VGA text or graphics mode", m.Width, m.Height)
 	}
