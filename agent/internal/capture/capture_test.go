@@ -197,6 +197,37 @@ func TestPacer(t *testing.T) {
 	}
 }
 
+// TestPacerDoesNotSpaceFrames: after a quiet spell a change goes out at once even if it comes sooner than 1/FPS after
+// the previous frame (the cap is a rate with a small burst, not a spacing that delays jittery sources by an
+// interval). At 1 fps a spacing pacer would hold the second change for a whole second.
+func TestPacerDoesNotSpaceFrames(t *testing.T) {
+	fb, _ := NewFramebuffer(16, 16)
+	rec := &recorder{}
+	p := NewPacer(fb, rec, PacerConfig{FPS: 1, KeepAlive: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor(t, "the first frame", func() bool { n, _ := rec.counts(); return n == 1 })
+	time.Sleep(1100 * time.Millisecond) // a quiet second: the bucket refills
+	t0 := time.Now()
+	paint(fb, image.Rect(0, 0, 4, 4), 7)
+	waitFor(t, "the change right after a quiet second", func() bool { n, _ := rec.counts(); return n == 2 })
+	if d := time.Since(t0); d > 700*time.Millisecond {
+		t.Fatalf("a change after a quiet second took %v to go out at 1 fps: the pacer spaced it", d)
+	}
+	// The cap still holds over time: 20 changes in 1.5 s at 1 fps give at most 2 (burst) + 2 more frames.
+	start, _ := rec.counts()
+	for i := range 20 {
+		paint(fb, image.Rect(0, 0, 4, 4), byte(i+10))
+		time.Sleep(75 * time.Millisecond)
+	}
+	if n, _ := rec.counts(); n-start > 4 {
+		t.Fatalf("%d frames for 20 changes in 1.5 s at 1 fps", n-start)
+	}
+}
+
 func TestPacerSinkError(t *testing.T) {
 	fb, _ := NewFramebuffer(8, 8)
 	boom := errors.New("boom")

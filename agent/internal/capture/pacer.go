@@ -46,6 +46,11 @@ type PacerStats struct {
 
 // Pacer delivers frames from a framebuffer to a sink: when it changed, at most FPS a second, and a keep-alive after
 // KeepAlive without change. Build with [NewPacer], start with [Pacer.Run].
+//
+// The cap is a token bucket (FPS tokens a second, [pacerBurst] saved up at most), not a fixed spacing: a change that
+// arrives a little less than 1/FPS after the previous one (a 30 fps source jitters around the 30 fps cap) goes out at
+// once instead of waiting for the interval and being replaced by the next change. Spacing frames added up to one
+// interval of latency and dropped frames on exactly the sources the cap is meant for.
 type Pacer struct {
 	fb   *Framebuffer
 	sink Sink
@@ -59,6 +64,10 @@ type Pacer struct {
 	rate                           RateMeter
 	lastErr                        atomic.Pointer[error]
 }
+
+// pacerBurst is how many frames the pacer may send back to back after a quiet spell: enough to absorb a source's
+// jitter around the cap, too few to let a burst load the encoder.
+const pacerBurst = 2
 
 // NewPacer returns a pacer of fb into sink.
 func NewPacer(fb *Framebuffer, sink Sink, cfg PacerConfig) *Pacer {
@@ -99,12 +108,13 @@ func (p *Pacer) Run(ctx context.Context) error {
 	unsubscribe := p.fb.Subscribe(p.wake)
 	defer unsubscribe()
 
-	interval := time.Second / time.Duration(p.cfg.FPS)
+	fps := float64(p.cfg.FPS)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 
-	var lastSent time.Time
+	var lastSent, lastRefill time.Time
 	var lastSeq uint64
+	tokens := float64(pacerBurst)
 	first := true
 	for {
 		select {
@@ -114,15 +124,21 @@ func (p *Pacer) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 		now := time.Now()
+		if !lastRefill.IsZero() {
+			tokens = min(pacerBurst, tokens+now.Sub(lastRefill).Seconds()*fps)
+		}
+		lastRefill = now
 		changed := first || p.fb.Seq() != lastSeq || p.kick.Load()
 		var next time.Duration
 		switch {
-		case changed && now.Sub(lastSent) >= interval:
+		case changed && tokens >= 1:
 			lastSeq = p.deliver(false)
 			lastSent, first = now, false
+			tokens--
 			next = p.cfg.KeepAlive
 		case changed:
-			next = interval - now.Sub(lastSent)
+			// Wake when the next token is there (at least a millisecond, so rounding cannot spin).
+			next = max(time.Duration((1-tokens)/fps*float64(time.Second)), time.Millisecond)
 		case now.Sub(lastSent) >= p.cfg.KeepAlive:
 			lastSeq = p.deliver(true)
 			lastSent = now
