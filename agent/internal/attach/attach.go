@@ -286,6 +286,7 @@ func (c *Client) offer(ctx context.Context, o *locov1.SignalOffer) {
 		SDP:         o.GetSdp(),
 		Viewer:      webrtc.Viewer{ID: o.GetViewer().GetId(), Name: o.GetViewer().GetName()},
 		WantControl: o.GetRole() == locov1.Role_ROLE_CONTROLLER,
+		MaxWidth:    int(o.GetMaxWidth()),
 	})
 	if err != nil {
 		c.log.Info("offer refused", "session", o.GetSessionId(), "err", err)

@@ -82,6 +82,13 @@ func startAgent(t testing.TB, addr string, codec encode.Codec, mutate func(*inst
 // connect makes a viewer and starts its session.
 func connect(t testing.TB, in *instance.Instance, id string, control bool) (*webrtctest.Viewer, webrtc.Answer) {
 	t.Helper()
+	return connectReq(t, in, webrtc.OfferRequest{SessionID: "s-" + id,
+		Viewer: webrtc.Viewer{ID: id, Name: "name-" + id}, WantControl: control})
+}
+
+// connectReq makes a viewer and starts its session with req (its SDP filled in).
+func connectReq(t testing.TB, in *instance.Instance, req webrtc.OfferRequest) (*webrtctest.Viewer, webrtc.Answer) {
+	t.Helper()
 	v, err := webrtctest.New()
 	if err != nil {
 		t.Fatal(err)
@@ -93,8 +100,8 @@ func connect(t testing.TB, in *instance.Instance, id string, control bool) (*web
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ans, err := in.WebRTC.Offer(ctx, webrtc.OfferRequest{SessionID: "s-" + id, SDP: offer,
-		Viewer: webrtc.Viewer{ID: id, Name: "name-" + id}, WantControl: control})
+	req.SDP = offer
+	ans, err := in.WebRTC.Offer(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,6 +62,9 @@ type VideoConfig struct {
 	Output func(Sample)
 	// Hardware allows a hardware H.264 encoder when GStreamer has one (default false: x264enc).
 	Hardware bool
+	// Scale divides the picture's width and height before encoding (videoscale inside the pipeline); 0 or 1
+	// encodes the full size. The output size is rounded down to even numbers, at least 2x2.
+	Scale int
 	// Logger receives pipeline errors (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -75,8 +78,10 @@ type VideoStats struct {
 	PushErrors uint64
 	BitRate    int    // current target, bits per second
 	Encoder    string // GStreamer element name of the encoder
-	Width      int
+	Width      int    // input size
 	Height     int
+	OutWidth   int // encoded size (Width/Scale, Height/Scale)
+	OutHeight  int
 }
 
 // Video encodes framebuffer frames. Build with [NewVideo]; it implements [capture.Sink].
@@ -87,6 +92,7 @@ type Video struct {
 	src      *gst.Element
 	enc      *gst.Element
 	sink     *gst.Element
+	size     *gst.Element // capsfilter after videoscale, nil without Scale
 	encName  string
 	start    time.Time
 
@@ -94,6 +100,8 @@ type Video struct {
 	closed  bool
 	width   int
 	height  int
+	outW    int
+	outH    int
 	lastPTS time.Duration
 	timing  timingProbe
 
@@ -127,6 +135,12 @@ func (c *VideoConfig) defaults() error {
 	}
 	if c.BitRate <= 0 {
 		c.BitRate = 2_000_000
+	}
+	if c.Scale < 0 || c.Scale > 64 {
+		return fmt.Errorf("%w: scale 1/%d", ErrPipeline, c.Scale)
+	}
+	if c.Scale == 0 {
+		c.Scale = 1
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -168,8 +182,13 @@ func NewVideo(cfg VideoConfig) (*Video, error) {
 	}
 	Init()
 	frag, name := cfg.encoderFragment()
+	scale := ""
+	if cfg.Scale > 1 {
+		// Scaling the BGRx input first leaves videoconvert the small picture.
+		scale = "videoscale name=scale ! capsfilter name=size ! "
+	}
 	desc := "appsrc name=src is-live=true format=time do-timestamp=false block=false max-buffers=1 " +
-		"leaky-type=downstream ! videoconvert name=conv ! " + frag +
+		"leaky-type=downstream ! " + scale + "videoconvert name=conv ! " + frag +
 		" ! appsink name=sink sync=false async=false max-buffers=1 drop=false emit-signals=false"
 	pipeline, err := gst.NewPipelineFromString(desc)
 	if err != nil {
@@ -190,7 +209,16 @@ func NewVideo(cfg VideoConfig) (*Video, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: videoconvert: %w", ErrPipeline, err)
 	}
-	v.timing = attachTiming(conv, v.enc)
+	entry := conv
+	if cfg.Scale > 1 {
+		if v.size, err = pipeline.GetElementByName("size"); err != nil {
+			return nil, fmt.Errorf("%w: capsfilter: %w", ErrPipeline, err)
+		}
+		if entry, err = pipeline.GetElementByName("scale"); err != nil {
+			return nil, fmt.Errorf("%w: videoscale: %w", ErrPipeline, err)
+		}
+	}
+	v.timing = attachTiming(entry, v.enc)
 	v.bitrate.Store(int64(cfg.BitRate))
 	if err := pipeline.SetState(gst.StatePlaying); err != nil {
 		return nil, fmt.Errorf("%w: start: %w", ErrPipeline, err)
@@ -227,6 +255,15 @@ func (v *Video) Push(pix []byte, width, height, stride int, at time.Time) error 
 		return fmt.Errorf("%w: %dx%d", ErrFrameSize, width, height)
 	}
 	if width != v.width || height != v.height {
+		v.outW, v.outH = width, height
+		if v.size != nil {
+			v.outW, v.outH = max(width/v.cfg.Scale&^1, 2), max(height/v.cfg.Scale&^1, 2)
+			caps := gst.NewCapsFromString(fmt.Sprintf("video/x-raw,width=%d,height=%d,pixel-aspect-ratio=1/1",
+				v.outW, v.outH))
+			if err := v.size.SetProperty("caps", caps); err != nil {
+				return fmt.Errorf("%w: scaled caps %dx%d: %w", ErrPipeline, v.outW, v.outH, err)
+			}
+		}
 		setVideoCaps(v.src, width, height, v.cfg.FPS)
 		if v.width != 0 {
 			v.log.Info("video mode change", "from", fmt.Sprintf("%dx%d", v.width, v.height),
@@ -292,7 +329,7 @@ func (v *Video) BitRate() int { return int(v.bitrate.Load()) }
 // Stats returns the counters.
 func (v *Video) Stats() VideoStats {
 	v.mu.Lock()
-	w, h := v.width, v.height
+	w, h, ow, oh := v.width, v.height, v.outW, v.outH
 	v.mu.Unlock()
 	return VideoStats{
 		FramesIn:   v.framesIn.Load(),
@@ -304,6 +341,8 @@ func (v *Video) Stats() VideoStats {
 		Encoder:    v.encName,
 		Width:      w,
 		Height:     h,
+		OutWidth:   ow,
+		OutHeight:  oh,
 	}
 }
 

@@ -259,3 +259,47 @@ func TestVideoOddSizeIsCropped(t *testing.T) {
 		t.Fatalf("decoded %dx%d ok=%v err=%v, want 320x240", pic.Width, pic.Height, ok, err)
 	}
 }
+
+// TestVideoScale: an encoder with Scale 2 encodes a 320x240 picture as 160x120 that matches the picture scaled down.
+func TestVideoScale(t *testing.T) {
+	col := newCollector()
+	v, err := NewVideo(VideoConfig{Codec: H264, Scale: 2, Output: col.output})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	const w, h = 320, 240
+	pic := testPicture(w, h, 3)
+	for i := 0; i < 3; i++ {
+		if err := v.Push(pic, w, h, w*4, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		col.wait(t, i+1)
+	}
+	dec, err := NewDecoder(H264)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	var got Picture
+	for i, s := range col.wait(t, 3) {
+		p, ok, err := dec.Decode(s.Data, 5*time.Second)
+		if err != nil || !ok {
+			t.Fatalf("frame %d: decode ok=%v err=%v", i, ok, err)
+		}
+		got = p
+	}
+	if got.Width != w/2 || got.Height != h/2 {
+		t.Fatalf("decoded %dx%d, want %dx%d", got.Width, got.Height, w/2, h/2)
+	}
+	want := Downscale(pic, w, h, w*4, 2)
+	if p := PSNR(got.Pix, want, w/2, h/2); p < 22 {
+		t.Errorf("PSNR %.1f dB against the downscaled picture < 22", p)
+	}
+	if st := v.Stats(); st.OutWidth != w/2 || st.OutHeight != h/2 || st.Width != w {
+		t.Errorf("stats %+v", st)
+	}
+	if _, err := NewVideo(VideoConfig{Codec: H264, Scale: -1, Output: col.output}); err == nil {
+		t.Error("a negative scale was accepted")
+	}
+}

@@ -3,6 +3,8 @@
 // handler between the viewers' DataChannels and VNC.
 //
 //	VNC --rfb--> Framebuffer --Pacer--> encode.Video --> webrtc.Manager.Video --> viewers
+//	                                 \-> half-size encode.Video --> webrtc.Manager.Small --> small viewers
+//	                                     (while a viewer asks for maxWidth <= width/2)
 //	PulseAudio monitor --> encode.Audio --> webrtc.Manager.Audio --> viewers
 //	viewers --"input" DataChannel--> input.Handler --> rfb --> VNC
 //
@@ -72,7 +74,10 @@ type Instance struct {
 
 	audio  atomic.Pointer[encode.Audio]
 	events atomic.Pointer[Events]
-	wg     sync.WaitGroup
+	// small is the half-size encoder while some session uses it; smallMu serializes starting and stopping it.
+	small   atomic.Pointer[encode.Video]
+	smallMu sync.Mutex
+	wg      sync.WaitGroup
 }
 
 // New builds the instance; nothing runs until [Instance.Run].
@@ -120,6 +125,9 @@ func New(cfg Config) (*Instance, error) {
 				f(v)
 			}
 		},
+		SmallLayer:    in.smallLayer,
+		SmallKeyFrame: in.smallKeyFrame,
+		SmallBitrate:  in.setSmallBitrate,
 	})
 	if err != nil {
 		return nil, err
@@ -136,7 +144,7 @@ func New(cfg Config) (*Instance, error) {
 		in.WebRTC.Close()
 		return nil, err
 	}
-	in.Pacer = capture.NewPacer(in.FB, in.Video, capture.PacerConfig{FPS: cfg.FPS})
+	in.Pacer = capture.NewPacer(in.FB, capture.SinkFunc(in.writeFrame), capture.PacerConfig{FPS: cfg.FPS})
 	cfg.Logger.Info("video encoder", "codec", cfg.Codec, "element", in.Video.Name())
 	return in, nil
 }
@@ -150,6 +158,73 @@ func (in *Instance) keyFrame() {
 	}
 	in.Pacer.Kick()
 }
+
+// writeFrame feeds one pacer frame to the full-size encoder and, while it runs, to the half-size one. Each copies
+// the pixels into its own GStreamer buffer.
+func (in *Instance) writeFrame(f *capture.Frame) error {
+	err := in.Video.WriteFrame(f)
+	if s := in.small.Load(); s != nil {
+		if serr := s.WriteFrame(f); serr != nil && !errors.Is(serr, encode.ErrClosed) {
+			err = errors.Join(err, fmt.Errorf("half-size layer: %w", serr))
+		}
+	}
+	return err
+}
+
+// smallLayer starts or stops the half-size encoder (webrtc.Deps.SmallLayer).
+func (in *Instance) smallLayer(on bool) {
+	in.smallMu.Lock()
+	defer in.smallMu.Unlock()
+	if !on {
+		if v := in.small.Swap(nil); v != nil {
+			if err := v.Close(); err != nil {
+				in.log.Warn("stopping the half-size encoder", "err", err)
+			}
+		}
+		return
+	}
+	if in.small.Load() != nil {
+		return
+	}
+	v, err := encode.NewVideo(encode.VideoConfig{
+		Codec:   in.cfg.Codec,
+		FPS:     in.cfg.FPS,
+		BitRate: 1_000_000, // the manager sets the layer's estimate right after
+
+		Hardware: true,
+		Scale:    2,
+		Output:   func(s encode.Sample) { in.WebRTC.WriteSmallVideo(s.Data, s.PTS, s.Keyframe) },
+		Logger:   in.log.With("layer", "half"),
+	})
+	if err != nil {
+		in.log.Error("starting the half-size encoder", "err", err)
+		return
+	}
+	in.small.Store(v)
+	in.Pacer.Kick() // its first frame (a keyframe) now, not at the next change
+}
+
+func (in *Instance) smallKeyFrame() {
+	v := in.small.Load()
+	if v == nil {
+		return
+	}
+	if err := v.ForceKeyFrame(); err != nil {
+		in.log.Warn("forcing a keyframe (half size)", "err", err)
+	}
+	in.Pacer.Kick()
+}
+
+func (in *Instance) setSmallBitrate(bps int) {
+	if v := in.small.Load(); v != nil {
+		if err := v.SetBitRate(bps); err != nil && !errors.Is(err, encode.ErrClosed) {
+			in.log.Warn("setting the half-size bitrate", "bps", bps, "err", err)
+		}
+	}
+}
+
+// SmallVideo returns the half-size encoder while it runs, nil otherwise.
+func (in *Instance) SmallVideo() *encode.Video { return in.small.Load() }
 
 func (in *Instance) setBitrate(bps int) {
 	if err := in.Video.SetBitRate(bps); err != nil {
@@ -188,6 +263,7 @@ func (in *Instance) Run(ctx context.Context) error {
 	<-ctx.Done()
 	in.wg.Wait()
 	_ = in.Video.Close()
+	in.smallLayer(false)
 	if a := in.audio.Swap(nil); a != nil {
 		_ = a.Close()
 	}

@@ -37,6 +37,13 @@ type Deps struct {
 	SessionEnded func(id, reason string)
 	// ControlChanged is called after every change of the controller (nil: nobody).
 	ControlChanged func(controller *Viewer)
+	// SmallLayer starts (true) or stops (false) the half-size encoder, whose frames go to
+	// [Manager.WriteSmallVideo]: started when the first session asking for a small picture arrives, stopped when
+	// the last one leaves. Without it every session gets the full size.
+	SmallLayer func(on bool)
+	// SmallKeyFrame and SmallBitrate are KeyFrame and SetBitrate for the half-size encoder.
+	SmallKeyFrame func()
+	SmallBitrate  func(bps int)
 }
 
 // OfferRequest is a viewer's offer.
@@ -49,6 +56,9 @@ type OfferRequest struct {
 	Viewer Viewer
 	// WantControl asks for control; granted when nobody holds it or this viewer already does.
 	WantControl bool
+	// MaxWidth is the largest useful video width (0: full size). A session with MaxWidth at most half the
+	// screen's width gets the half-size layer.
+	MaxWidth int
 }
 
 // Answer is the agent's answer to an offer.
@@ -70,6 +80,29 @@ type Stats struct {
 	SentBps uint64
 	// TargetBps is the bitrate last given to the encoder.
 	TargetBps int
+	// SmallSessions is the number of sessions on the half-size layer; SmallTargetBps, its encoder's bitrate
+	// (0 while the layer is stopped).
+	SmallSessions, SmallTargetBps int
+}
+
+// Layer indexes of [Manager.layers].
+const (
+	fullLayer = iota
+	smallLayer
+)
+
+// layer is one encoded picture size: its track, its encoder's controls and its keyframe-request state.
+type layer struct {
+	name       string
+	track      *Track
+	keyFrame   func()
+	setBitrate func(bps int)
+
+	keyMu      sync.Mutex
+	keyPending bool
+	lastKeyReq time.Time
+
+	target int // guarded by Manager.mu
 }
 
 // Manager owns the shared tracks, the ICE ports and every viewer session of one instance.
@@ -84,22 +117,24 @@ type Manager struct {
 	udpMux  ice.UDPMux
 	tcpMux  ice.TCPMux
 
-	// Video and Audio are the shared tracks; write the encoders' output to them.
+	// Video and Audio are the shared tracks; write the encoders' output to them. Small is the half-size video
+	// layer's track (see [Deps.SmallLayer]).
 	Video *Track
+	Small *Track
 	Audio *Track
+
+	layers [2]*layer
 
 	mu         sync.Mutex
 	sessions   map[string]*Session
 	controller *Viewer
 	closed     bool
 	lastScreen Screen
-	target     int
 	lastSent   uint64
 	lastSentAt time.Time
 
-	keyMu      sync.Mutex
-	keyPending bool
-	lastKeyReq time.Time
+	smallMu sync.Mutex // serializes starting and stopping the small layer
+	smallOn bool
 }
 
 // New opens the ICE ports and builds the shared tracks.
@@ -108,11 +143,19 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, deps: deps, log: cfg.Logger, sessions: map[string]*Session{}, lastSentAt: time.Now()}
-	var err error
-	if m.Video, err = NewTrack(cfg.VideoMime, "video", "loco-video", m.RequestKeyFrame); err != nil {
-		return nil, fmt.Errorf("%w: video codec %q", ErrConfig, cfg.VideoMime)
+	m.layers[fullLayer] = &layer{name: "full", keyFrame: deps.KeyFrame, setBitrate: deps.SetBitrate}
+	m.layers[smallLayer] = &layer{name: "half", keyFrame: deps.SmallKeyFrame, setBitrate: deps.SmallBitrate}
+	for _, l := range m.layers {
+		// Both tracks share the track id and stream: a viewer sees one video track whichever layer it gets.
+		t, err := NewTrack(cfg.VideoMime, "video", "loco-video", l.requestKeyFrame)
+		if err != nil {
+			return nil, fmt.Errorf("%w: video codec %q", ErrConfig, cfg.VideoMime)
+		}
+		t.noPlayoutDelay = cfg.NoPlayoutDelay
+		l.track = t
 	}
-	m.Video.noPlayoutDelay = cfg.NoPlayoutDelay
+	m.Video, m.Small = m.layers[fullLayer].track, m.layers[smallLayer].track
+	var err error
 	if cfg.Audio {
 		if m.Audio, err = NewTrack(pion.MimeTypeOpus, "audio", "loco-audio", nil); err != nil {
 			return nil, err
@@ -164,14 +207,23 @@ func (m *Manager) TCPPort() int {
 	return m.tcpLn.Addr().(*net.TCPAddr).Port
 }
 
-// WriteVideo sends one encoded video frame to every session.
+// WriteVideo sends one encoded video frame to every full-size session.
 func (m *Manager) WriteVideo(data []byte, pts time.Duration, keyframe bool) {
-	m.Video.WriteFrame(data, pts, keyframe)
+	m.layers[fullLayer].write(data, pts, keyframe)
+}
+
+// WriteSmallVideo sends one frame of the half-size encoder to every session on the small layer.
+func (m *Manager) WriteSmallVideo(data []byte, pts time.Duration, keyframe bool) {
+	m.layers[smallLayer].write(data, pts, keyframe)
+}
+
+func (l *layer) write(data []byte, pts time.Duration, keyframe bool) {
+	l.track.WriteFrame(data, pts, keyframe)
 	if keyframe {
 		// After the write: a binding added later asks again (see Track.Bind).
-		m.keyMu.Lock()
-		m.keyPending = false
-		m.keyMu.Unlock()
+		l.keyMu.Lock()
+		l.keyPending = false
+		l.keyMu.Unlock()
 	}
 }
 
@@ -182,19 +234,74 @@ func (m *Manager) WriteAudio(data []byte, pts time.Duration) {
 	}
 }
 
-// RequestKeyFrame asks the encoder for a keyframe. Requests made while one is pending (asked for less than 300 ms
-// ago and no keyframe written since) are coalesced into it.
-func (m *Manager) RequestKeyFrame() {
-	m.keyMu.Lock()
+// RequestKeyFrame asks the full-size encoder for a keyframe. Requests made while one is pending (asked for less
+// than 300 ms ago and no keyframe written since) are coalesced into it.
+func (m *Manager) RequestKeyFrame() { m.layers[fullLayer].requestKeyFrame() }
+
+func (l *layer) requestKeyFrame() {
+	l.keyMu.Lock()
 	now := time.Now()
-	if m.keyPending && now.Sub(m.lastKeyReq) < 300*time.Millisecond {
-		m.keyMu.Unlock()
+	if l.keyPending && now.Sub(l.lastKeyReq) < 300*time.Millisecond {
+		l.keyMu.Unlock()
 		return
 	}
-	m.keyPending, m.lastKeyReq = true, now
-	m.keyMu.Unlock()
-	if m.deps.KeyFrame != nil {
-		m.deps.KeyFrame()
+	l.keyPending, l.lastKeyReq = true, now
+	l.keyMu.Unlock()
+	if l.keyFrame != nil {
+		l.keyFrame()
+	}
+}
+
+// retryKeyFrame asks again when a request was not served within 300 ms or a binding still waits for a keyframe.
+func (l *layer) retryKeyFrame() bool {
+	l.keyMu.Lock()
+	retry := (l.keyPending || l.track.Waiting()) && time.Since(l.lastKeyReq) >= 300*time.Millisecond
+	if retry {
+		l.keyPending = false
+	}
+	l.keyMu.Unlock()
+	if retry {
+		l.requestKeyFrame()
+	}
+	return retry
+}
+
+// layerFor picks the layer of a session asking for at most maxWidth pixels.
+func (m *Manager) layerFor(maxWidth int) int {
+	if maxWidth <= 0 || m.deps.SmallLayer == nil {
+		return fullLayer
+	}
+	if w := m.screen().Width; w > 0 && maxWidth <= w/2 {
+		return smallLayer
+	}
+	return fullLayer
+}
+
+// syncSmallLayer starts the small layer's encoder when a session uses it and stops it when none does.
+func (m *Manager) syncSmallLayer() {
+	if m.deps.SmallLayer == nil {
+		return
+	}
+	m.smallMu.Lock()
+	defer m.smallMu.Unlock()
+	m.mu.Lock()
+	want := false
+	for _, s := range m.sessions {
+		want = want || s.layer == smallLayer
+	}
+	want = want && !m.closed
+	if !want {
+		m.layers[smallLayer].target = 0
+	}
+	m.mu.Unlock()
+	if want == m.smallOn {
+		return
+	}
+	m.smallOn = want
+	m.log.Info("half-size video layer", "on", want)
+	m.deps.SmallLayer(want)
+	if want {
+		m.updateBitrate() // the new encoder gets the layer's target
 	}
 }
 
@@ -221,6 +328,7 @@ func (m *Manager) Offer(ctx context.Context, req OfferRequest) (Answer, error) {
 	if err := validateOffer(req.SDP); err != nil {
 		return Answer{}, err
 	}
+	layer := m.layerFor(req.MaxWidth)
 	m.mu.Lock()
 	switch {
 	case m.closed:
@@ -233,9 +341,10 @@ func (m *Manager) Offer(ctx context.Context, req OfferRequest) (Answer, error) {
 		m.mu.Unlock()
 		return Answer{}, fmt.Errorf("%w: %d sessions", ErrTooManyViewers, len(m.sessions))
 	}
-	s := &Session{id: req.SessionID, viewer: req.Viewer, m: m, created: time.Now()}
+	s := &Session{id: req.SessionID, viewer: req.Viewer, m: m, created: time.Now(), layer: layer}
 	m.sessions[s.id] = s // reserve the id
 	m.mu.Unlock()
+	m.syncSmallLayer()
 
 	answer, err := s.start(ctx, req.SDP)
 	if err != nil {
@@ -244,6 +353,7 @@ func (m *Manager) Offer(ctx context.Context, req OfferRequest) (Answer, error) {
 			delete(m.sessions, s.id)
 		}
 		m.mu.Unlock()
+		m.syncSmallLayer()
 		if pc := s.pcp.Load(); pc != nil {
 			_ = pc.Close()
 		}
@@ -255,6 +365,7 @@ func (m *Manager) Offer(ctx context.Context, req OfferRequest) (Answer, error) {
 	if m.sessions[s.id] != s { // closed (CloseSession or Close) while it was being answered
 		m.mu.Unlock()
 		_ = s.pcp.Load().Close() // closePC may have run before the PeerConnection existed
+		m.syncSmallLayer()
 		return Answer{}, fmt.Errorf("%w: %q closed while answering", ErrUnknownSession, s.id)
 	}
 	if req.WantControl && (m.controller == nil || m.controller.ID == req.Viewer.ID) {
@@ -271,7 +382,8 @@ func (m *Manager) Offer(ctx context.Context, req OfferRequest) (Answer, error) {
 	if changed != nil {
 		m.controlChanged(changed)
 	}
-	m.log.Info("session started", "session", s.id, "viewer", req.Viewer.ID, "controller", controller)
+	m.log.Info("session started", "session", s.id, "viewer", req.Viewer.ID, "controller", controller,
+		"layer", m.layers[s.layer].name)
 	return Answer{SDP: answer, Controller: controller}, nil
 }
 
@@ -286,6 +398,8 @@ func (m *Manager) CloseSession(id, reason string) error {
 	}
 	m.log.Info("session closed", "session", id, "reason", reason)
 	s.closePC()
+	m.syncSmallLayer()
+	m.updateBitrate()
 	return nil
 }
 
@@ -302,6 +416,7 @@ func (m *Manager) sessionEnded(s *Session, reason string) {
 	}
 	m.log.Info("session ended", "session", s.id, "reason", reason)
 	s.closePC()
+	m.syncSmallLayer()
 	if m.deps.SessionEnded != nil {
 		m.deps.SessionEnded(s.id, reason)
 	}
@@ -390,26 +505,40 @@ func (m *Manager) broadcastStatus() {
 	}
 }
 
-// updateBitrate gives the encoder the lowest estimate over the sessions, within the configured bounds.
+// updateBitrate gives each layer's encoder the lowest estimate over that layer's sessions, within the configured
+// bounds. A layer without sessions keeps its target (the small layer's encoder is stopped then).
 func (m *Manager) updateBitrate() {
 	m.mu.Lock()
-	target := 0
-	for _, s := range m.sessions {
-		if e := s.estimator(); e != nil {
-			if bps := e.GetTargetBitrate(); bps > 0 && (target == 0 || bps < target) {
-				target = bps
+	var set [len(m.layers)]int
+	for i, l := range m.layers {
+		target, n := 0, 0
+		for _, s := range m.sessions {
+			if s.layer != i {
+				continue
+			}
+			n++
+			if e := s.estimator(); e != nil {
+				if bps := e.GetTargetBitrate(); bps > 0 && (target == 0 || bps < target) {
+					target = bps
+				}
 			}
 		}
+		if n == 0 && i != fullLayer {
+			continue
+		}
+		if target == 0 {
+			target = m.cfg.MaxBitrate
+		}
+		target = min(max(target, m.cfg.MinBitrate), m.cfg.MaxBitrate)
+		if target != l.target {
+			l.target, set[i] = target, target
+		}
 	}
-	if target == 0 {
-		target = m.cfg.MaxBitrate
-	}
-	target = min(max(target, m.cfg.MinBitrate), m.cfg.MaxBitrate)
-	changed := target != m.target
-	m.target = target
 	m.mu.Unlock()
-	if changed && m.deps.SetBitrate != nil {
-		m.deps.SetBitrate(target)
+	for i, l := range m.layers {
+		if set[i] != 0 && l.setBitrate != nil {
+			l.setBitrate(set[i])
+		}
 	}
 }
 
@@ -417,12 +546,16 @@ func (m *Manager) updateBitrate() {
 func (m *Manager) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st := Stats{Sessions: len(m.sessions), TargetBps: m.target}
+	st := Stats{Sessions: len(m.sessions), TargetBps: m.layers[fullLayer].target,
+		SmallTargetBps: m.layers[smallLayer].target}
 	var rttSum float64
 	var rttN int
 	for _, s := range m.sessions {
 		if s.connected.Load() {
 			st.Viewers++
+		}
+		if s.layer == smallLayer {
+			st.SmallSessions++
 		}
 		if rtt, loss, ok := s.reception(); ok {
 			rttSum += rtt
@@ -434,7 +567,8 @@ func (m *Manager) Stats() Stats {
 		st.RTTms = rttSum / float64(rttN)
 	}
 	_, vb := m.Video.Sent()
-	sent := vb
+	_, sb := m.Small.Sent()
+	sent := vb + sb
 	if m.Audio != nil {
 		_, ab := m.Audio.Sent()
 		sent += ab
@@ -461,16 +595,12 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-t.C:
 			// Only while some session is connected: a viewer that never connects must not make the encoder
 			// produce keyframes until its connect timeout.
-			connected := m.anyConnected()
-			m.keyMu.Lock()
-			retry := connected && (m.keyPending || m.Video.Waiting()) && time.Since(m.lastKeyReq) >= 300*time.Millisecond
-			if retry {
-				m.keyPending = false
-			}
-			m.keyMu.Unlock()
-			if retry {
-				m.log.Debug("keyframe request not served yet, asking again")
-				m.RequestKeyFrame()
+			if m.anyConnected() {
+				for _, l := range m.layers {
+					if l.retryKeyFrame() {
+						m.log.Debug("keyframe request not served yet, asked again", "layer", l.name)
+					}
+				}
 			}
 			sc := m.screen()
 			m.mu.Lock()
@@ -509,6 +639,7 @@ func (m *Manager) Close() {
 	for _, s := range list {
 		s.closePC()
 	}
+	m.syncSmallLayer()
 	var errs []error
 	if m.udpMux != nil {
 		errs = append(errs, m.udpMux.Close())

@@ -22,6 +22,7 @@ type Session struct {
 	viewer  Viewer
 	m       *Manager
 	created time.Time
+	layer   int // index of Manager.layers: which video track the session gets
 
 	pcp       atomic.Pointer[pion.PeerConnection] // set by start
 	est       atomic.Pointer[sessionEstimator]
@@ -57,7 +58,8 @@ func (s *Session) start(ctx context.Context, offer string) (string, error) {
 		return "", fmt.Errorf("new peer connection: %w", err)
 	}
 	s.pcp.Store(pc)
-	tracks := []*Track{m.Video}
+	video := m.layers[s.layer]
+	tracks := []*Track{video.track}
 	if m.Audio != nil {
 		tracks = append(tracks, m.Audio)
 	}
@@ -66,7 +68,11 @@ func (s *Session) start(ctx context.Context, offer string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("add %s track: %w", t.Kind(), err)
 		}
-		go s.readRTCP(tr.Sender(), t == m.Video)
+		var keyFrame func()
+		if t == video.track {
+			keyFrame = video.requestKeyFrame
+		}
+		go s.readRTCP(tr.Sender(), keyFrame)
 	}
 	pc.OnDataChannel(s.onDataChannel)
 	pc.OnConnectionStateChange(s.onState)
@@ -103,7 +109,7 @@ func (s *Session) onState(st pion.PeerConnectionState) {
 	case pion.PeerConnectionStateConnected:
 		if !s.connected.Swap(true) {
 			s.m.log.Info("viewer connected", "session", s.id, "after", time.Since(s.created).Round(time.Millisecond))
-			s.m.RequestKeyFrame()
+			s.m.layers[s.layer].requestKeyFrame()
 		}
 	case pion.PeerConnectionStateFailed:
 		s.m.sessionEnded(s, "ice failed")
@@ -142,8 +148,9 @@ func (s *Session) sendStatus() {
 	}
 }
 
-// readRTCP handles a sender's RTCP: PLI/FIR force a keyframe, receiver reports give RTT and loss.
-func (s *Session) readRTCP(sender *pion.RTPSender, video bool) {
+// readRTCP handles a sender's RTCP: PLI/FIR ask keyFrame (the video layer's encoder; nil for audio), receiver
+// reports give RTT and loss.
+func (s *Session) readRTCP(sender *pion.RTPSender, keyFrame func()) {
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
@@ -152,8 +159,8 @@ func (s *Session) readRTCP(sender *pion.RTPSender, video bool) {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				if video {
-					s.m.RequestKeyFrame()
+				if keyFrame != nil {
+					keyFrame()
 				}
 			case *rtcp.ReceiverReport:
 				s.receptionReports(p.Reports)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 )
 
 // maxOfferBytes bounds a WHEP offer body, as the broker does.
@@ -14,7 +15,8 @@ const maxOfferBytes = 64 << 10
 
 // WHEPHandler serves WHEP on the agent itself (--direct-whep): POST /whep with an SDP offer answers 201 with the SDP
 // answer and a Location of /whep/sessions/{id}; DELETE of that URL ends the session; PATCH (trickle ICE) is 405
-// because answers are complete. Query parameters as on the broker: role=controller|spectator, viewer, name.
+// because answers are complete. Query parameters as on the broker: role=controller|spectator, viewer, name,
+// maxWidth.
 func (m *Manager) WHEPHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /whep", m.serveOffer)
@@ -52,8 +54,15 @@ func (m *Manager) serveOffer(w http.ResponseWriter, r *http.Request) {
 	if viewer.ID == "" {
 		viewer.ID = "anon-" + id
 	}
+	maxWidth := 0
+	if v := q.Get("maxWidth"); v != "" {
+		if maxWidth, err = strconv.Atoi(v); err != nil || maxWidth < 0 || maxWidth > 65535 {
+			http.Error(w, "maxWidth must be a width in pixels", http.StatusBadRequest)
+			return
+		}
+	}
 	ans, err := m.Offer(r.Context(), OfferRequest{SessionID: id, SDP: string(body), Viewer: viewer,
-		WantControl: q.Get("role") == "controller"})
+		WantControl: q.Get("role") == "controller", MaxWidth: maxWidth})
 	switch {
 	case errors.Is(err, ErrBadOffer):
 		http.Error(w, err.Error(), http.StatusBadRequest)
