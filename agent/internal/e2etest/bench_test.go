@@ -81,7 +81,7 @@ func BenchmarkAgentCPU(b *testing.B) {
 		for _, scene := range []string{vncsynth.SceneMotion, vncsynth.SceneTown, vncsynth.SceneStill} {
 			b.Run(codec+"/"+scene, func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
-					measureAgent(b, agentBin, synthBin, codec, scene)
+					measureAgent(b, agentBin, synthBin, codec, scene, "")
 				}
 			})
 		}
@@ -111,7 +111,29 @@ func start(b *testing.B, bin string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func measureAgent(b *testing.B, agentBin, synthBin, codec, scene string) {
+// BenchmarkAgentLayers is BenchmarkAgentCPU (H.264) with a full-size viewer alone, beside a grid-tile viewer
+// (maxWidth=320: the half-size layer), and a tile viewer alone: what the second encoder costs the agent.
+//
+//	go test -run XXX -bench AgentLayers -benchtime 1x ./internal/e2etest/
+func BenchmarkAgentLayers(b *testing.B) {
+	agentBin, synthBin := buildBinaries(b)
+	for _, scene := range []string{vncsynth.SceneMotion, vncsynth.SceneTown} {
+		for _, set := range []struct {
+			name    string
+			queries []string
+		}{{"full", []string{""}}, {"full+tile", []string{"", "?maxWidth=320"}}, {"tile", []string{"?maxWidth=320"}}} {
+			b.Run(scene+"/"+set.name, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					measureAgent(b, agentBin, synthBin, "h264", scene, set.queries...)
+				}
+			})
+		}
+	}
+}
+
+// measureAgent runs the agent with one viewer per WHEP query string and reports the agent's CPU use and, per
+// viewer, what it received.
+func measureAgent(b *testing.B, agentBin, synthBin, codec, scene string, queries ...string) {
 	b.StopTimer()
 	sock := filepath.Join(b.TempDir(), "vnc.sock")
 	start(b, synthBin, "-listen", "unix:"+sock, "-scene", scene, "-fps", "30", "-events-stdout=false")
@@ -139,36 +161,47 @@ func measureAgent(b *testing.B, agentBin, synthBin, codec, scene string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	v, err := webrtctest.New()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer v.Close()
-	offer, _ := v.Offer()
-	resp, err := http.Post(base+"/whep", "application/sdp", strings.NewReader(offer))
-	if err != nil {
-		b.Fatal(err)
-	}
-	answer, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		b.Fatalf("WHEP: %d %s", resp.StatusCode, answer)
-	}
-	if err := v.Accept(string(answer)); err != nil {
-		b.Fatal(err)
+	viewers := make([]*webrtctest.Viewer, len(queries))
+	for i, q := range queries {
+		v, err := webrtctest.New()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer v.Close()
+		offer, _ := v.Offer()
+		resp, err := http.Post(base+"/whep"+q, "application/sdp", strings.NewReader(offer))
+		if err != nil {
+			b.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			b.Fatalf("WHEP: %d %s", resp.StatusCode, answer)
+		}
+		if err := v.Accept(string(answer)); err != nil {
+			b.Fatal(err)
+		}
+		viewers[i] = v
 	}
 	time.Sleep(3 * time.Second) // warm up: connection, first keyframe, bitrate estimate
 	const window = 10 * time.Second
-	f0, c0 := len(v.Frames()), cpuSeconds(b, agent.Process.Pid)
-	bytes0 := received(v)
+	f0, b0, c0 := make([]int, len(viewers)), make([]int, len(viewers)), cpuSeconds(b, agent.Process.Pid)
+	for i, v := range viewers {
+		f0[i], b0[i] = len(v.Frames()), received(v)
+	}
 	b.StartTimer()
 	time.Sleep(window)
 	b.StopTimer()
-	c1, f1 := cpuSeconds(b, agent.Process.Pid), len(v.Frames())
-	bytes1 := received(v)
+	c1 := cpuSeconds(b, agent.Process.Pid)
 	b.ReportMetric(100*(c1-c0)/window.Seconds(), "cpu-%")
-	b.ReportMetric(float64(f1-f0)/window.Seconds(), "frames/s")
-	b.ReportMetric(float64(bytes1-bytes0)*8/window.Seconds()/1000, "video-kbit/s")
+	for i, v := range viewers {
+		unit := "" // the first viewer's figures keep their historical names
+		if i > 0 {
+			unit = fmt.Sprintf("-v%d", i+1)
+		}
+		b.ReportMetric(float64(len(v.Frames())-f0[i])/window.Seconds(), "frames/s"+unit)
+		b.ReportMetric(float64(received(v)-b0[i])*8/window.Seconds()/1000, "video-kbit/s"+unit)
+	}
 	b.ReportMetric(metric(b, base+"/metrics", "loco_agent_encode_ms_mean"), "encode-ms")
 	b.ReportMetric(metric(b, base+"/metrics", "loco_agent_encode_ms_p95"), "encode-p95-ms")
 }

@@ -25,6 +25,12 @@ func (in *Instance) Figures(f *health.Figures) {
 		f.AudioRMSdBFS = -100
 	}
 	t := in.Video.Timings().Take()
+	if sv := in.SmallVideo(); sv != nil {
+		// While only tiles watch, the full-size encoder is idle: report the half-size one's timings.
+		if ts := sv.Timings().Take(); t.Count == 0 {
+			t = ts
+		}
+	}
 	f.EncodeMean, f.EncodeP95 = t.Mean, t.P95
 	w := in.WebRTC.Stats()
 	f.TargetBps = in.Video.BitRate()

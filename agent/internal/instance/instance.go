@@ -159,10 +159,13 @@ func (in *Instance) keyFrame() {
 	in.Pacer.Kick()
 }
 
-// writeFrame feeds one pacer frame to the full-size encoder and, while it runs, to the half-size one. Each copies
-// the pixels into its own GStreamer buffer.
+// writeFrame feeds one pacer frame to the full-size encoder (unless every viewer is on the half-size layer) and,
+// while it runs, to the half-size one. Each copies the pixels into its own GStreamer buffer.
 func (in *Instance) writeFrame(f *capture.Frame) error {
-	err := in.Video.WriteFrame(f)
+	var err error
+	if in.WebRTC.FullSizeWanted() {
+		err = in.Video.WriteFrame(f)
+	}
 	if s := in.small.Load(); s != nil {
 		if serr := s.WriteFrame(f); serr != nil && !errors.Is(serr, encode.ErrClosed) {
 			err = errors.Join(err, fmt.Errorf("half-size layer: %w", serr))

@@ -74,7 +74,8 @@ func TestSmallLayerSelection(t *testing.T) {
 			t.Errorf("%s: %d, want 400", q, code)
 		}
 	}
-	if code, _ := post("?maxWidth=401"); code != http.StatusCreated {
+	code, wide := post("?maxWidth=401")
+	if code != http.StatusCreated {
 		t.Fatalf("maxWidth=401: %d", code)
 	}
 	if st := m.Stats(); st.Sessions != 1 || st.SmallSessions != 0 || len(seen()) != 0 {
@@ -95,5 +96,23 @@ func TestSmallLayerSelection(t *testing.T) {
 	del(small2)
 	if st, c := m.Stats(), seen(); st.SmallSessions != 0 || len(c) != 2 || c[1] {
 		t.Fatalf("after the last small session: stats %+v, layer calls %v", st, c)
+	}
+
+	// Only small sessions: the full-size encoder is not fed; a full-size session turns it back on.
+	_, small3 := post("?maxWidth=320")
+	if !m.FullSizeWanted() {
+		t.Error("full size not wanted while a full-size session exists")
+	}
+	del(wide)
+	if m.FullSizeWanted() {
+		t.Error("full size wanted with only a small session")
+	}
+	post("")
+	if !m.FullSizeWanted() {
+		t.Error("full size not wanted after a full-size session arrived")
+	}
+	del(small3)
+	if !m.FullSizeWanted() {
+		t.Error("full size not wanted without small sessions")
 	}
 }

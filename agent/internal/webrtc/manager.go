@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -135,6 +136,8 @@ type Manager struct {
 
 	smallMu sync.Mutex // serializes starting and stopping the small layer
 	smallOn bool
+	// fullIdle is true while the small layer runs and no session uses the full one.
+	fullIdle atomic.Bool
 }
 
 // New opens the ICE ports and builds the shared tracks.
@@ -277,6 +280,10 @@ func (m *Manager) layerFor(maxWidth int) int {
 	return fullLayer
 }
 
+// FullSizeWanted reports whether the full-size encoder should get frames: false only while every session is on the
+// half-size layer (a full-size session's arrival turns it back on before its keyframe request).
+func (m *Manager) FullSizeWanted() bool { return !m.fullIdle.Load() }
+
 // syncSmallLayer starts the small layer's encoder when a session uses it and stops it when none does.
 func (m *Manager) syncSmallLayer() {
 	if m.deps.SmallLayer == nil {
@@ -285,15 +292,17 @@ func (m *Manager) syncSmallLayer() {
 	m.smallMu.Lock()
 	defer m.smallMu.Unlock()
 	m.mu.Lock()
-	want := false
+	want, full := false, false
 	for _, s := range m.sessions {
 		want = want || s.layer == smallLayer
+		full = full || s.layer == fullLayer
 	}
 	want = want && !m.closed
 	if !want {
 		m.layers[smallLayer].target = 0
 	}
 	m.mu.Unlock()
+	m.fullIdle.Store(want && !full)
 	if want == m.smallOn {
 		return
 	}
