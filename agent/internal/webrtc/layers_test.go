@@ -11,7 +11,7 @@ import (
 	"github.com/loco-cluster/loco/agent/internal/webrtc/webrtctest"
 )
 
-// TestSmallLayerSelection: over WHEP, maxWidth at most half the screen's width puts a session on the half-size
+// TestSmallLayerSelection: over WHEP, maxWidth at most 3/5 of the screen's width puts a session on the half-size
 // layer, which the manager starts with the first such session and stops with the last; a wider maxWidth stays on
 // the full layer; a malformed maxWidth is refused with 400 and starts nothing.
 func TestSmallLayerSelection(t *testing.T) {
@@ -74,18 +74,18 @@ func TestSmallLayerSelection(t *testing.T) {
 			t.Errorf("%s: %d, want 400", q, code)
 		}
 	}
-	code, wide := post("?maxWidth=401")
+	code, wide := post("?maxWidth=481")
 	if code != http.StatusCreated {
-		t.Fatalf("maxWidth=401: %d", code)
+		t.Fatalf("maxWidth=481: %d", code)
 	}
 	if st := m.Stats(); st.Sessions != 1 || st.SmallSessions != 0 || len(seen()) != 0 {
-		t.Fatalf("maxWidth=401 of 800: stats %+v, layer calls %v", st, seen())
+		t.Fatalf("maxWidth=481 of 800: stats %+v, layer calls %v", st, seen())
 	}
 	code, small1 := post("?maxWidth=320")
 	if code != http.StatusCreated {
 		t.Fatalf("maxWidth=320: %d", code)
 	}
-	_, small2 := post("?maxWidth=400")
+	_, small2 := post("?maxWidth=480") // a third of a 1080p grid: still the half-size layer
 	if st, c := m.Stats(), seen(); st.SmallSessions != 2 || len(c) != 1 || !c[0] {
 		t.Fatalf("two small sessions: stats %+v, layer calls %v", st, c)
 	}
