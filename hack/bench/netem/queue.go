@@ -100,15 +100,20 @@ func (q *Queue) Blackout(on bool) { q.blackout.Store(on) }
 
 // Run hands out verdicts until ctx is done.
 func (q *Queue) Run(ctx context.Context) error {
-	go func() { <-ctx.Done(); syscall.Close(q.fd) }()
+	defer syscall.Close(q.fd)
+	// Closing a netlink socket does not wake a blocked receive: time out every 200 ms to notice ctx.
+	tv := syscall.NsecToTimeval(int64(200 * time.Millisecond))
+	if err := syscall.SetsockoptTimeval(q.fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
+		return fmt.Errorf("netlink receive timeout: %w", err)
+	}
 	buf := make([]byte, 1<<16)
 	for {
 		n, _, err := syscall.Recvfrom(q.fd, buf, 0)
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.EINTR) {
+			if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.EINTR) {
 				continue // the kernel dropped some: they count as lost, like a full router queue
 			}
 			return fmt.Errorf("netlink receive: %w", err)
