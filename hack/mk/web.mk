@@ -29,4 +29,4 @@ lint-web:
 
 test-web-e2e: web ## Browser end-to-end tests against the real broker and agents.
 	@echo "==> web e2e (playwright-core, chromium, loco-broker, loco-agent, loco-vncsynth)"
-	@cd web && node --test --test-concurrency=1 --test-timeout=600000 e2e/
+	@cd web && node --test --test-concurrency=1 --test-timeout=1200000 e2e/

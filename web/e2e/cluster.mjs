@@ -52,8 +52,11 @@ export function freePort() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** waitFor polls fn until it returns a truthy value or the timeout passes. */
-export async function waitFor(what, fn, timeoutMs = 30000, everyMs = 250) {
+/**
+ * waitFor polls fn until it returns a truthy value or the timeout passes. On a timeout, describe (if given) is
+ * awaited and its result put into the error, so a failure in CI says what the page looked like.
+ */
+export async function waitFor(what, fn, timeoutMs = 30000, everyMs = 250, describe) {
   const end = Date.now() + timeoutMs;
   let last;
   while (Date.now() < end) {
@@ -65,7 +68,15 @@ export async function waitFor(what, fn, timeoutMs = 30000, everyMs = 250) {
     }
     await sleep(everyMs);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ""}`);
+  let state = "";
+  if (describe) {
+    try {
+      state = `; state: ${JSON.stringify(await describe())}`;
+    } catch (e) {
+      state = `; state unavailable: ${e.message}`;
+    }
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ""}${state}`);
 }
 
 /** hueOf is the hue (degrees) vncsynth derives from a label: FNV-1a 32 of the label, modulo 360. */
@@ -125,7 +136,13 @@ class Proc {
     this.child = spawn(this.bin, this.args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
     this.child.stdout.pipe(log);
     this.child.stderr.pipe(log);
-    this.exited = new Promise((r) => this.child.once("exit", r));
+    this.exitStatus = null;
+    this.exited = new Promise((r) =>
+      this.child.once("exit", (code, signal) => {
+        this.exitStatus = signal ?? code;
+        r();
+      }),
+    );
   }
   async kill(signal = "SIGTERM") {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
@@ -183,7 +200,9 @@ export async function startCluster(bins, { n = 9, fps = 10, width = 640, height 
       "--vnc", `127.0.0.1:${inst.vnc}`,
       "--http-listen", `127.0.0.1:${await freePort()}`,
       "--grpc-listen", `127.0.0.1:${await freePort()}`,
-      "--ice-udp-port", String(await freePort()),
+      // The kernel picks the ICE port: a port found free for TCP may be taken for UDP (an agent that cannot
+      // bind it exits, and its tile never plays).
+      "--ice-udp-port", "0",
       "--ice-tcp-port", "0",
       "--allow-loopback",
       "--fps", String(fps),
@@ -205,6 +224,10 @@ export async function startCluster(bins, { n = 9, fps = 10, width = 640, height 
       if (ids) broker.args[broker.args.indexOf("--instances") + 1] = ids.join(",");
       broker.start();
       await waitFor("broker /healthz after restart", async () => (await fetch(`${url}/healthz`)).ok, 20000);
+    },
+    /** exitedProcs names the processes that have exited (for failure messages). */
+    exitedProcs() {
+      return procs.filter((p) => p.exitStatus !== null).map((p) => `${p.name} (${p.exitStatus})`);
     },
     async stop() {
       await Promise.all(procs.map((p) => p.kill()));

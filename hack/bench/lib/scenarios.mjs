@@ -2,7 +2,7 @@
 // baseline) or through the agent's WebRTC (WHEP) in Chromium; latency, frames shown, bytes and CPU over a window.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CpuMeter, descendants, freePort, sleep, start, stop, tcpReadyIn, waitFor } from './proc.mjs';
+import { CpuMeter, descendants, freePort, freeUDPPort, sleep, start, stop, tcpReadyIn, waitFor } from './proc.mjs';
 import { browserPids } from './browser.mjs';
 import { latencyFigures } from './stats.mjs';
 import { readPaintLog, synthArgs } from './synth.mjs';
@@ -33,7 +33,7 @@ export async function startSynth(env, { scene, depth, name }) {
 export async function startAgent(env, { vncPort, codec, name, extra = [] }) {
   const http = await freePort();
   const grpcPort = await freePort();
-  const udp = await freePort();
+  const udp = await freeUDPPort();
   const child = start(env.bins.agent.path, [
     `--instance-id=${name}`, `--vnc=127.0.0.1:${vncPort}`, '--direct-whep', `--codec=${codec}`,
     `--http-listen=127.0.0.1:${http}`, `--grpc-listen=127.0.0.1:${grpcPort}`, '--audio=off',
