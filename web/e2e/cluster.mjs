@@ -3,7 +3,9 @@
 // Every process gets free ports, logs to e2e/out/logs/, and is killed by stop().
 import { spawn, execFileSync } from "node:child_process";
 import { createServer } from "node:net";
-import { mkdirSync, createWriteStream, existsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, createWriteStream, existsSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createHash } from "node:crypto";
@@ -124,16 +126,22 @@ export function distinctLabels(n, prefix = "loco", minDeg = 24) {
 }
 
 class Proc {
-  constructor(name, bin, args, logDir) {
+  /** opts: env (added to this process's environment, or the whole environment without inheritEnv), stdin. */
+  constructor(name, bin, args, logDir, { env, stdin = "ignore", inheritEnv = true } = {}) {
     this.name = name;
     this.bin = bin;
     this.args = args;
     this.logDir = logDir;
+    this.env = inheritEnv ? { ...process.env, ...env } : env;
+    this.stdin = stdin;
     this.start();
   }
   start() {
     const log = createWriteStream(join(this.logDir, `${this.name}.log`), { flags: "a" });
-    this.child = spawn(this.bin, this.args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
+    this.child = spawn(this.bin, this.args, {
+      stdio: [this.stdin, "pipe", "pipe"],
+      env: this.env,
+    });
     this.child.stdout.pipe(log);
     this.child.stderr.pipe(log);
     this.exitStatus = null;
@@ -154,10 +162,62 @@ class Proc {
 }
 
 /**
- * startCluster starts n instances. Options: fps (VNC paint rate and agent cap), width, height, codec.
- * Returns { url, instances: [{id, label, events}], procs, stop() }.
+ * startPulse starts a private PulseAudio daemon the way the agent's package pulse does (agent/internal/pulse): its
+ * own runtime directory under a fresh temp folder, `-n` so no default.pa loads (no module-suspend-on-idle, which
+ * would suspend the idle null sink and leave its monitor silent), a null sink "loco" and an anonymous native
+ * socket. It never touches a user's default server. Resolves once the socket accepts connections. setpriv gives it
+ * a parent-death signal, so a test runner killed hard leaves no daemon behind.
  */
-export async function startCluster(bins, { n = 9, fps = 10, width = 640, height = 480, codec, scene = "town" } = {}) {
+async function startPulse(name, logDir) {
+  const dir = mkdtempSync(join(tmpdir(), "loco-pa-"));
+  const socket = join(dir, "native");
+  const proc = new Proc(name, "setpriv", [
+    "--pdeathsig", "KILL", "pulseaudio",
+    "-n", "--daemonize=no", "--system=no", "--use-pid-file=no", "--exit-idle-time=-1", "--disallow-exit",
+    "--log-target=stderr", "--log-level=notice",
+    "-L", "module-null-sink sink_name=loco rate=48000 channels=2",
+    "-L", `module-native-protocol-unix socket=${socket} auth-anonymous=1`,
+  ], logDir, {
+    inheritEnv: false,
+    env: {
+      PATH: process.env.PATH,
+      HOME: dir,
+      XDG_RUNTIME_DIR: dir,
+      XDG_CONFIG_HOME: join(dir, "config"),
+      PULSE_RUNTIME_PATH: join(dir, "runtime"),
+      PULSE_STATE_PATH: join(dir, "state"),
+      DBUS_SESSION_BUS_ADDRESS: "disabled:",
+    },
+  });
+  const accepts = () =>
+    new Promise((resolve) => {
+      const c = connect(socket);
+      c.once("connect", () => (c.destroy(), resolve(true)));
+      c.once("error", () => resolve(false));
+    });
+  try {
+    await waitFor(`${name} socket`, async () => {
+      if (proc.exitStatus !== null) throw new Error(`pulseaudio exited (${proc.exitStatus}), see ${logDir}/${name}.log`);
+      return accepts();
+    }, 30000, 100);
+  } catch (e) {
+    await proc.kill();
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return { proc, dir, server: `unix:${socket}`, sink: "loco", monitor: "loco.monitor" };
+}
+
+/**
+ * startCluster starts n instances. Options: fps (VNC paint rate and agent cap), width, height, codec, and audio:
+ * the indexes of the instances that get a private PulseAudio (startPulse) whose null sink's monitor their agent
+ * records and streams as Opus (`true` for all; the others run with `--audio off`). Play into an instance's sink with
+ * playTone. Returns { url, instances: [{id, label, events, pulse?}], procs, playTone(), stop() }.
+ */
+export async function startCluster(
+  bins,
+  { n = 9, fps = 10, width = 640, height = 480, codec, scene = "town", audio = [] } = {},
+) {
   const runId = createHash("sha1").update(String(process.pid) + Date.now()).digest("hex").slice(0, 6);
   const logDir = join(outDir, "logs", runId);
   mkdirSync(logDir, { recursive: true });
@@ -193,6 +253,19 @@ export async function startCluster(bins, { n = 9, fps = 10, width = 640, height 
   procs.push(broker);
   const url = `http://127.0.0.1:${http}`;
   await waitFor("broker /healthz", async () => (await fetch(`${url}/healthz`)).ok, 20000);
+  const pulses = [];
+  try {
+    for (const [k, inst] of instances.entries()) {
+      if (audio !== true && !audio.includes(k)) continue;
+      inst.pulse = await startPulse(`pulse-${inst.id}`, logDir);
+      pulses.push(inst.pulse);
+      procs.push(inst.pulse.proc);
+    }
+  } catch (e) {
+    await Promise.all(procs.map((p) => p.kill()));
+    for (const pa of pulses) rmSync(pa.dir, { recursive: true, force: true });
+    throw e;
+  }
   for (const inst of instances) {
     const args = [
       "--instance-id", inst.id,
@@ -206,10 +279,12 @@ export async function startCluster(bins, { n = 9, fps = 10, width = 640, height 
       "--ice-tcp-port", "0",
       "--allow-loopback",
       "--fps", String(fps),
-      "--audio", "off",
+      // pulsesrc finds the instance's own daemon through PULSE_SERVER (an empty server means the default one).
+      "--audio", inst.pulse ? inst.pulse.monitor : "off",
     ];
     if (codec) args.push("--codec", codec);
-    inst.agent = new Proc(`agent-${inst.id}`, bins.agent, args, logDir);
+    const env = inst.pulse ? { PULSE_SERVER: inst.pulse.server } : undefined;
+    inst.agent = new Proc(`agent-${inst.id}`, bins.agent, args, logDir, { env });
     procs.push(inst.agent);
   }
   return {
@@ -229,8 +304,39 @@ export async function startCluster(bins, { n = 9, fps = 10, width = 640, height 
     exitedProcs() {
       return procs.filter((p) => p.exitStatus !== null).map((p) => `${p.name} (${p.exitStatus})`);
     },
+    /**
+     * playTone plays a sine of freq Hz at amplitude amp (0..1 of full scale) into the instance's null sink with
+     * pacat, until stop() of the result or of the cluster.
+     */
+    playTone(inst, freq, amp) {
+      if (!inst.pulse) throw new Error(`${inst.id} has no PulseAudio (startCluster's audio option)`);
+      const tone = new Proc(`tone-${inst.id}-${freq}`, "setpriv", [
+        "--pdeathsig", "KILL", "pacat",
+        `--server=${inst.pulse.server}`, `--device=${inst.pulse.sink}`, "--playback",
+        "--format=s16le", "--rate=48000", "--channels=2", "--latency-msec=100",
+      ], logDir, { stdin: "pipe" });
+      procs.push(tone);
+      const frames = 4800;
+      const buf = Buffer.alloc(frames * 4);
+      let n = 0;
+      const feed = () => {
+        for (;;) {
+          for (let i = 0; i < frames; i++, n++) {
+            const v = Math.round(amp * 32767 * Math.sin((2 * Math.PI * freq * n) / 48000));
+            buf.writeInt16LE(v, 4 * i);
+            buf.writeInt16LE(v, 4 * i + 2);
+          }
+          if (!tone.child.stdin.write(Buffer.from(buf))) return;
+        }
+      };
+      tone.child.stdin.on("drain", feed);
+      tone.child.stdin.on("error", () => {}); // EPIPE when pacat is stopped
+      feed();
+      return tone;
+    },
     async stop() {
       await Promise.all(procs.map((p) => p.kill()));
+      for (const pa of pulses) rmSync(pa.dir, { recursive: true, force: true });
     },
   };
 }

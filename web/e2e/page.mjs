@@ -164,3 +164,103 @@ export async function samplePNG({ b64, points }) {
     return { mean: mean.map(Math.round), spread: Math.round(spread / n) };
   });
 }
+
+/**
+ * tapAudioOutput (a page init script) taps what the page sends to its speakers: every connection into an
+ * AudioContext's destination is also made into one AnalyserNode per context (window.__audioOut), which feeds a
+ * ScriptProcessor that keeps the largest sample magnitude since the last audioOutPeak reset (window.__audioPeak),
+ * so a sound too short for a polled analyser is still caught. It changes nothing the page hears (the processor
+ * outputs silence); disconnecting a node from everything also disconnects it from the tap.
+ */
+export function tapAudioOutput() {
+  const connect = AudioNode.prototype.connect;
+  window.__audioPeak = 0;
+  AudioNode.prototype.connect = function (dest, ...rest) {
+    const r = connect.call(this, dest, ...rest);
+    if (dest instanceof AudioDestinationNode) {
+      const ctx = this.context;
+      if (!ctx.__tap) {
+        const a = ctx.createAnalyser();
+        a.fftSize = 8192;
+        a.smoothingTimeConstant = 0;
+        const sp = ctx.createScriptProcessor(1024, 2, 2);
+        sp.onaudioprocess = (e) => {
+          for (let ch = 0; ch < e.inputBuffer.numberOfChannels; ch++) {
+            for (const v of e.inputBuffer.getChannelData(ch)) {
+              if (Math.abs(v) > window.__audioPeak) window.__audioPeak = Math.abs(v);
+            }
+          }
+        };
+        connect.call(a, sp);
+        connect.call(sp, ctx.destination); // a ScriptProcessor runs only while connected to the destination
+        ctx.__tap = a;
+        ctx.__peak = sp;
+        window.__audioOut = a;
+      }
+      connect.call(this, ctx.__tap);
+    }
+    return r;
+  };
+}
+
+/** audioOutPeak returns the largest output sample magnitude since the previous call (0 for true silence). */
+export function audioOutPeak() {
+  const p = window.__audioPeak ?? 0;
+  window.__audioPeak = 0;
+  return p;
+}
+
+/**
+ * audioOut reads the tap of tapAudioOutput: the context's state and clock, the RMS (dBFS) of the latest window and
+ * the spectrum's peak (dB, -200 for silence) within a few bins of each frequency in freqs.
+ */
+export function audioOut(freqs) {
+  const a = window.__audioOut;
+  if (!a) return null;
+  const spec = new Float32Array(a.frequencyBinCount);
+  a.getFloatFrequencyData(spec);
+  const wave = new Float32Array(a.fftSize);
+  a.getFloatTimeDomainData(wave);
+  let sum = 0;
+  for (const v of wave) sum += v * v;
+  const rms = Math.sqrt(sum / wave.length);
+  const bin = a.context.sampleRate / a.fftSize;
+  const clamp = (db) => (Number.isFinite(db) ? Math.max(-200, Math.round(db)) : -200);
+  const peaks = {};
+  for (const f of freqs) {
+    const c = Math.round(f / bin);
+    let m = -Infinity;
+    for (let i = Math.max(0, c - 3); i <= Math.min(spec.length - 1, c + 3); i++) m = Math.max(m, spec[i]);
+    peaks[f] = clamp(m);
+  }
+  return {
+    state: a.context.state,
+    time: Math.round(a.context.currentTime * 10) / 10,
+    rmsDb: clamp(rms > 0 ? 20 * Math.log10(rms) : -Infinity),
+    peaks,
+  };
+}
+
+/**
+ * meterState reads a level meter canvas as a person sees it: the filled fraction (opaque pixels of the middle row)
+ * and the fill's colour, named after the engine's palette (green: heard, slate: not heard, yellow/red: loud).
+ */
+export function meterState(selector) {
+  const cv = document.querySelector(selector);
+  if (!cv) return null;
+  const g = cv.getContext("2d");
+  const d = g.getImageData(0, Math.floor(cv.height / 2), cv.width, 1).data;
+  let filled = 0;
+  for (let x = 0; x < cv.width; x++) if (d[x * 4 + 3] > 200) filled++;
+  const names = { green: [34, 197, 94], slate: [100, 116, 139], yellow: [234, 179, 8], red: [239, 68, 68] };
+  let colour = null;
+  if (filled > 0) {
+    const p = [d[0], d[1], d[2]];
+    let best = Infinity;
+    for (const [n, c] of Object.entries(names)) {
+      const dist = Math.hypot(p[0] - c[0], p[1] - c[1], p[2] - c[2]);
+      if (dist < best) [best, colour] = [dist, n];
+    }
+  }
+  return { fill: Math.round((filled / cv.width) * 100) / 100, colour };
+}

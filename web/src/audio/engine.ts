@@ -59,11 +59,13 @@ export class AudioEngine {
     const analyser = ctx.createAnalyser();
     analyser.fftSize = 512;
     const gain = ctx.createGain();
+    // Start at the instance's gain: a GainNode starts at 1, and ramping down from there let a muted tile's first
+    // tens of milliseconds reach the speakers whenever its stream (re)connected.
+    gain.gain.value = this.effectiveGain(id);
     source.connect(analyser);
     analyser.connect(gain);
     gain.connect(ctx.destination);
     this.chains.set(id, { stream, source, analyser, gain });
-    this.applyGain(id);
     this.ensureLoop();
   }
 
