@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { buildBinaries, chromiumArgs, chromiumPath, startCluster, waitFor } from "./cluster.mjs";
+import { buildBinaries, chromiumArgs, chromiumPath, sleep, startCluster, waitFor } from "./cluster.mjs";
 import { allTilesPlaying, audioOut, audioOutPeak, meterState, tapAudioOutput, tileStates } from "./page.mjs";
 
 const FREQ = [440, 1000]; // instance A's and B's tones; instance C plays nothing
@@ -114,6 +114,16 @@ describe("web UI audio against real PulseAudio, agents and broker", { timeout: 3
     );
   }
 
+  /** medianPeaks reads the output spectrum 7 times, 100 ms apart, and returns each tone's median peak (dB). */
+  async function medianPeaks() {
+    const rows = [];
+    for (let i = 0; i < 7; i++) {
+      rows.push((await page.evaluate(audioOut, FREQ)).peaks);
+      await sleep(100);
+    }
+    return Object.fromEntries(FREQ.map((f) => [f, rows.map((r) => r[f]).sort((a, b) => a - b)[3]]));
+  }
+
   const muteTitle = (scope) => page.getAttribute(`${scope} [data-testid="mute"]`, "title");
 
   it("in the grid every tile starts muted: each meter shows its own instance's sound, none reaches the speakers", async () => {
@@ -168,11 +178,31 @@ describe("web UI audio against real PulseAudio, agents and broker", { timeout: 3
     await hears([A], "only A heard after its agent came back");
   });
 
-  it("back in the grid each tile's own setting applies again", async () => {
+  it("back in the grid each tile's own mute and volume apply again", async () => {
     await page.click('[data-testid="close-focus"]');
     await page.waitForSelector(focusSel, { state: "detached" });
     // B was unmuted in the grid and A by hand in the focus view: both are heard; C has nothing to hear.
     await hears([A, B], "A and B heard in the grid");
+    // B's volume slider down from 0.8 to 0.2 with the keyboard (12 steps of 0.05): B gets quieter (-12 dB), A not.
+    const loud = await medianPeaks();
+    const slider = page.locator(`${tileSel(B.id)} input[aria-label="Volume"]`);
+    await slider.focus();
+    for (let i = 0; i < 12; i++) await slider.press("ArrowLeft");
+    assert.equal(await slider.inputValue(), "0.2");
+    const quiet = await waitFor(
+      "B quieter after turning its volume down, A as loud",
+      async () => {
+        const q = await medianPeaks();
+        const ok = q[FREQ[1]] < loud[FREQ[1]] - 6 && q[FREQ[1]] > SILENT_DB && Math.abs(q[FREQ[0]] - loud[FREQ[0]]) < 3;
+        return ok && q;
+      },
+      90000,
+      250,
+      async () => ({ loud, now: await medianPeaks(), ...(await state()) }),
+    );
+    console.log(`# output peaks (dB) at volume 0.8: ${JSON.stringify(loud)}; B at 0.2: ${JSON.stringify(quiet)}`);
+    for (let i = 0; i < 12; i++) await slider.press("ArrowRight");
+    assert.equal(await slider.inputValue(), "0.8");
     await page.click(`${tileSel(A.id)} [data-testid="mute"]`);
     await hears([B], "only B heard after muting A's tile");
     await page.click(`${tileSel(B.id)} [data-testid="mute"]`);
