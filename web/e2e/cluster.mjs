@@ -138,7 +138,9 @@ class Proc {
   }
   start() {
     const log = createWriteStream(join(this.logDir, `${this.name}.log`), { flags: "a" });
-    this.child = spawn(this.bin, this.args, {
+    // setpriv (util-linux) gives the process a parent-death signal before it execs: a test runner killed hard
+    // (a timeout, Ctrl+C) leaves no broker, agent, PulseAudio or pacat behind.
+    this.child = spawn("setpriv", ["--pdeathsig", "KILL", this.bin, ...this.args], {
       stdio: [this.stdin, "pipe", "pipe"],
       env: this.env,
     });
@@ -165,14 +167,12 @@ class Proc {
  * startPulse starts a private PulseAudio daemon the way the agent's package pulse does (agent/internal/pulse): its
  * own runtime directory under a fresh temp folder, `-n` so no default.pa loads (no module-suspend-on-idle, which
  * would suspend the idle null sink and leave its monitor silent), a null sink "loco" and an anonymous native
- * socket. It never touches a user's default server. Resolves once the socket accepts connections. setpriv gives it
- * a parent-death signal, so a test runner killed hard leaves no daemon behind.
+ * socket. It never touches a user's default server. Resolves once the socket accepts connections.
  */
 async function startPulse(name, logDir) {
   const dir = mkdtempSync(join(tmpdir(), "loco-pa-"));
   const socket = join(dir, "native");
-  const proc = new Proc(name, "setpriv", [
-    "--pdeathsig", "KILL", "pulseaudio",
+  const proc = new Proc(name, "pulseaudio", [
     "-n", "--daemonize=no", "--system=no", "--use-pid-file=no", "--exit-idle-time=-1", "--disallow-exit",
     "--log-target=stderr", "--log-level=notice",
     "-L", "module-null-sink sink_name=loco rate=48000 channels=2",
@@ -310,8 +310,7 @@ export async function startCluster(
      */
     playTone(inst, freq, amp) {
       if (!inst.pulse) throw new Error(`${inst.id} has no PulseAudio (startCluster's audio option)`);
-      const tone = new Proc(`tone-${inst.id}-${freq}`, "setpriv", [
-        "--pdeathsig", "KILL", "pacat",
+      const tone = new Proc(`tone-${inst.id}-${freq}`, "pacat", [
         `--server=${inst.pulse.server}`, `--device=${inst.pulse.sink}`, "--playback",
         "--format=s16le", "--rate=48000", "--channels=2", "--latency-msec=100",
       ], logDir, { stdin: "pipe" });
