@@ -18,9 +18,19 @@
 //
 // # Congestion control
 //
-// Every session registers Pion's default interceptors (NACK, RTCP reports), the TWCC header-extension sender and
-// the GCC send-side estimator (no pacer: packets are never held back). The lowest estimate over all sessions,
-// bounded by [Config.MinBitrate] and [Config.MaxBitrate], becomes the encoder's target ([Deps.Bitrate]).
+// Every session registers Pion's default interceptors (RTCP reports, NACK feedback), the TWCC header-extension
+// sender and the GCC send-side estimator (no pacer: packets are never held back). The lowest estimate over all
+// sessions, bounded by [Config.MinBitrate] and [Config.MaxBitrate], becomes the encoder's target ([Deps.Bitrate]).
+//
+// # Loss recovery
+//
+// A lost video packet is retransmitted when the viewer NACKs it, on an RTX stream (RFC 4588) when the viewer
+// offers one, so that libwebrtc does not take retransmissions for reordered packets. The session's retransmitter
+// (not Pion's NACK responder, whose rate limit let a burst of NACKed packets out one or two per NACK round after an
+// outage) keeps the last 1024 packets, answers each NACK whole at once within a budget of half a second of
+// [Config.MaxBitrate], and, while the viewer's receiver reports show loss of 1 % or more, sends every retransmission
+// twice, since a lost retransmission costs another round trip. PLI and FIR force a keyframe. [Stats.Feedback]
+// counts PLIs, FIRs, NACKs and retransmissions.
 //
 // # ICE
 //

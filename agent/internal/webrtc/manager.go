@@ -84,6 +84,8 @@ type Stats struct {
 	// SmallSessions is the number of sessions on the half-size layer; SmallTargetBps, its encoder's bitrate
 	// (0 while the layer is stopped).
 	SmallSessions, SmallTargetBps int
+	// Feedback sums the loss-recovery counters of the current sessions.
+	Feedback Feedback
 }
 
 // Layer indexes of [Manager.layers].
@@ -567,6 +569,9 @@ func (m *Manager) Stats() Stats {
 		}
 		if s.layer == smallLayer {
 			st.SmallSessions++
+		}
+		if r := s.resender.Load(); r != nil {
+			st.Feedback.add(r.snapshot())
 		}
 		if rtt, loss, ok := s.reception(); ok {
 			rttSum += rtt

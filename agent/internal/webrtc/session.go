@@ -26,6 +26,7 @@ type Session struct {
 
 	pcp       atomic.Pointer[pion.PeerConnection] // set by start
 	est       atomic.Pointer[sessionEstimator]
+	resender  atomic.Pointer[retransmitter]
 	dc        atomic.Pointer[pion.DataChannel]
 	connected atomic.Bool
 	closeOnce sync.Once
@@ -49,7 +50,7 @@ func (s *Session) start(ctx context.Context, offer string) (string, error) {
 	api, err := newAPI(m.se, m.cfg.VideoMime, m.cfg.MinBitrate, m.cfg.MaxBitrate, func(e sessionEstimator) {
 		s.est.Store(&e)
 		e.OnTargetBitrateChange(func(int) { m.updateBitrate() })
-	})
+	}, s.resender.Store)
 	if err != nil {
 		return "", err
 	}
@@ -159,6 +160,7 @@ func (s *Session) readRTCP(sender *pion.RTPSender, keyFrame func()) {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				s.m.log.Debug("keyframe requested by the viewer", "session", s.id, "rtcp", fmt.Sprintf("%T", p))
 				if keyFrame != nil {
 					keyFrame()
 				}

@@ -14,6 +14,52 @@ import { readPaintLog } from './synth.mjs';
 export const lossPaths = ['novnc', 'vp8', 'h264'];
 const outageMs = 300;
 
+/**
+ * Diagnostics (WebRTC paths): an init script keeps the page's RTCPeerConnections, and while an outage is measured the
+ * page samples its inbound video counters every 20 ms. recovery() turns a timeline into when, after the end of the
+ * outage, the first packet arrived, the first NACK and PLI went out, and the first keyframe and frame were decoded.
+ */
+function trackPeerConnections() {
+  const Native = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = function (...args) { const pc = new Native(...args); window.__pcs.push(pc); return pc; };
+  window.RTCPeerConnection.prototype = Native.prototype;
+  Object.setPrototypeOf(window.RTCPeerConnection, Native);
+  const keys = ['packetsReceived', 'packetsLost', 'nackCount', 'pliCount', 'firCount', 'framesReceived', 'framesDecoded',
+    'keyFramesDecoded', 'framesDropped', 'retransmittedPacketsReceived', 'freezeCount'];
+  window.__sample = async () => {
+    const row = { t: performance.timeOrigin + performance.now() };
+    for (const k of keys) row[k] = 0;
+    for (const pc of window.__pcs) {
+      (await pc.getStats()).forEach((st) => {
+        if (st.type !== 'inbound-rtp' || st.kind !== 'video') return;
+        for (const k of keys) row[k] += st[k] ?? 0;
+      });
+    }
+    return row;
+  };
+  window.__timelineStart = () => {
+    window.__timeline = [];
+    window.__timer = setInterval(async () => { window.__timeline.push(await window.__sample()); }, 20);
+  };
+  window.__timelineStop = () => { clearInterval(window.__timer); return window.__timeline; };
+}
+
+/** recovery summarises a timeline of counters around an outage that ended at `end` (epoch ms). */
+function recovery(timeline, end) {
+  const before = [...timeline].reverse().find((r) => r.t <= end) ?? timeline[0];
+  const after = timeline.filter((r) => r.t > end);
+  const first = (k) => { const r = after.find((x) => x[k] > before[k]); return r ? Math.round(r.t - end) : NaN; };
+  const last = after.at(-1) ?? before;
+  const delta = (k) => last[k] - before[k];
+  return {
+    packetMs: first('packetsReceived'), nackMs: first('nackCount'), pliMs: first('pliCount'),
+    keyframeMs: first('keyFramesDecoded'), frameMs: first('framesDecoded'),
+    nacks: delta('nackCount'), plis: delta('pliCount'), keyframes: delta('keyFramesDecoded'),
+    retransmitted: delta('retransmittedPacketsReceived'), dropped: delta('framesDropped'),
+  };
+}
+
 function sh(cmd, args) { return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString(); }
 
 async function withNamespace(fn) {
@@ -59,6 +105,7 @@ async function measurePath(env, ns, netem, browser, which, plan, log) {
       const agent = await startAgent(penv, { vncPort: synth.port, codec: which, name });
       children.push(agent.child);
       link = { proto: 'udp', port: agent.udp };
+      await page.addInitScript(trackPeerConnections);
       await page.goto(`${agent.base}/__bench/webrtc.html`);
       await page.waitForFunction(() => window.pageReady === true);
       await page.evaluate((o) => window.connect(o), { url: '/whep', codec: which });
@@ -68,16 +115,23 @@ async function measurePath(env, ns, netem, browser, which, plan, log) {
     try {
       await sleep(1000);
       await page.evaluate(() => window.benchReset());
+      const webrtc = which !== 'novnc';
+      const totals0 = webrtc ? await page.evaluate(() => window.__sample()) : null;
       await sleep(plan.lossSecs * 1000);
       const steady = await page.evaluate(() => window.bench.samples);
       const ends = [];
+      const recoveries = [];
       for (let i = 0; i < plan.bursts; i++) {
+        if (webrtc) await page.evaluate(() => window.__timelineStart());
         process.kill(netem.pid, 'SIGUSR1');
         await sleep(outageMs);
         process.kill(netem.pid, 'SIGUSR2');
-        ends.push(Date.now());
+        const end = Date.now();
+        ends.push(end);
         await sleep(2500);
+        if (webrtc) recoveries.push({ end: new Date(end).toISOString().slice(11, 23), ...recovery(await page.evaluate(() => window.__timelineStop()), end) });
       }
+      const totals1 = webrtc ? await page.evaluate(() => window.__sample()) : null;
       // Under load a picture may take longer than the pause above: wait up to 10 s more for every outage's.
       let back = [];
       const deadline = Date.now() + 10000;
@@ -91,10 +145,24 @@ async function measurePath(env, ns, netem, browser, which, plan, log) {
         if (back.every(Number.isFinite)) break;
         await sleep(500);
       } while (Date.now() < deadline);
+      // Which frames were shown in the first 400 ms after each outage: [shown, painted] in ms after its end.
+      {
+        const all = await page.evaluate(() => window.bench.samples);
+        const painted = readPaintLog(synth.paintLog);
+        ends.forEach((end, i) => {
+          const shown = all.filter(([, at]) => at > end && at < end + 400).map(([stamp, at]) => [Math.round(at - end), Math.round((painted.get(stamp) ?? NaN) - end)]);
+          if (recoveries[i]) recoveries[i].shown = shown;
+          log(`loss ${which} outage ${i + 1} shown [ms after end, painted ms after end]: ${JSON.stringify(shown)}`);
+        });
+      }
       log(`loss ${which}: longest freeze ${longestGap(steady).toFixed(0)} ms over ${steady.length} frames; picture back ${back.map((b) => b.toFixed(0)).join(', ')} ms`);
+      // Where the time goes after each outage (ms after its end) and the whole run's recovery counters.
+      const totals = webrtc ? Object.fromEntries(Object.keys(totals1).filter((k) => k !== 't').map((k) => [k, totals1[k] - totals0[k]])) : undefined;
+      for (const r of recoveries) log(`loss ${which} outage: ${JSON.stringify(r)}`);
+      if (totals) log(`loss ${which} totals: ${JSON.stringify(totals)}`);
       return {
         longestFreeze: measured(steady.length > 1 ? longestGap(steady) : NaN, 'ms', { frames: steady.length, secs: plan.lossSecs }),
-        pictureBack: back.every(Number.isFinite) ? measured(Math.max(...back), 'ms', { outageMs, each: back })
+        pictureBack: back.every(Number.isFinite) ? measured(Math.max(...back), 'ms', { outageMs, each: back, recoveries, totals })
           : notMeasured('no picture within 12.5 s after an outage: the stream did not recover', 'error', { each: back }),
       };
     } finally {
