@@ -24,6 +24,15 @@ type nackViewer struct {
 	seen    map[uint16]int // times each sequence number arrived
 	viaRTX  map[uint16]int // of which on the RTX stream
 	packets int
+	last    []received // the media stream's packets, in arrival order (not the RTX copies)
+}
+
+// received is one packet as the viewer got it.
+type received struct {
+	seq         uint16
+	ts          uint32
+	marker      bool
+	paddingOnly bool
 }
 
 func newNACKViewer(t *testing.T, rtx bool) *nackViewer {
@@ -75,6 +84,9 @@ func newNACKViewer(t *testing.T, rtx bool) *nackViewer {
 			v.seen[p.SequenceNumber]++
 			if attrs != nil && attrs.Get(pion.AttributeRtxSsrc) != nil {
 				v.viaRTX[p.SequenceNumber]++
+			} else {
+				v.last = append(v.last, received{seq: p.SequenceNumber, ts: p.Timestamp, marker: p.Marker,
+					paddingOnly: p.Padding && len(p.Payload) == 0})
 			}
 			v.mu.Unlock()
 		}
@@ -107,16 +119,16 @@ func TestNACKRetransmitsWholeBurst(t *testing.T) {
 	}
 }
 
-func testNACKBurst(t *testing.T, rtx, lossy bool) {
-	var keyWanted atomic.Bool
+// nackSession connects a nackViewer to a new H.264 manager; keyWanted turns true when the manager asks for a
+// keyframe.
+func nackSession(t *testing.T, ctx context.Context, rtx bool, keyWanted *atomic.Bool) (*Manager, *nackViewer) {
+	t.Helper()
 	m, err := New(Config{VideoMime: pion.MimeTypeH264, ListenIP: "127.0.0.1", TCPPort: -1, AllowLoopback: true},
 		Deps{KeyFrame: func() { keyWanted.Store(true) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	t.Cleanup(m.Close)
 	go func() { _ = m.Run(ctx) }()
 
 	v := newNACKViewer(t, rtx)
@@ -136,6 +148,14 @@ func testNACKBurst(t *testing.T, rtx, lossy bool) {
 	if err := v.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: ans.SDP}); err != nil {
 		t.Fatal(err)
 	}
+	return m, v
+}
+
+func testNACKBurst(t *testing.T, rtx, lossy bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var keyWanted atomic.Bool
+	m, v := nackSession(t, ctx, rtx, &keyWanted)
 
 	// The encoder: a frame of about three packets every 20 ms, a keyframe when asked.
 	go func() {
@@ -237,4 +257,54 @@ func waitUntil(ctx context.Context, cond func() bool) error {
 		}
 	}
 	return nil
+}
+
+// TestTailLossProbe: when no frame follows a video frame, the track sends one padding-only packet with the next
+// sequence number and the frame's timestamp, so that a viewer that lost the frame's last packets sees the gap and
+// NACKs them instead of waiting for the next frame.
+func TestTailLossProbe(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var keyWanted atomic.Bool
+	m, v := nackSession(t, ctx, true, &keyWanted)
+	start := time.Now()
+	// Frames until the viewer has some, then one more, then nothing.
+	if err := waitUntil(ctx, func() bool {
+		key := keyWanted.Swap(false)
+		m.WriteVideo(annexB(key, 3000), time.Since(start), key)
+		_, _, n := v.counts()
+		return n >= 10
+	}); err != nil {
+		t.Fatalf("no video: %v", err)
+	}
+	m.WriteVideo(annexB(false, 3000), time.Since(start), false)
+	// The final frame's packets end with its marker; the probe must follow it (earlier probes are possible on a
+	// loaded machine, when the loop above paused for longer than the probe delay).
+	lastFrame := func() (tail []received) {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		for i := len(v.last) - 1; i >= 0; i-- {
+			if v.last[i].marker {
+				return append([]received(nil), v.last[i:]...)
+			}
+		}
+		return nil
+	}
+	var tail []received
+	if err := waitUntil(ctx, func() bool {
+		tail = lastFrame()
+		return len(tail) >= 2
+	}); err != nil {
+		t.Fatalf("no padding packet after the last frame: %v (after its marker: %+v)", err, tail)
+	}
+	marker, probe := tail[0], tail[1]
+	if !probe.paddingOnly || probe.seq != marker.seq+1 || probe.ts != marker.ts || probe.marker {
+		t.Errorf("after the frame's last packet %+v came %+v, want a padding-only packet with the next sequence "+
+			"number and the frame's timestamp", marker, probe)
+	}
+	// One probe per pause: wait several probe delays, then count.
+	time.Sleep(10 * tailProbeDelay)
+	if tail = lastFrame(); len(tail) != 2 {
+		t.Errorf("after the last frame came %+v, want one probe", tail[1:])
+	}
 }

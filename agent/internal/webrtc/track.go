@@ -30,11 +30,16 @@ type Track struct {
 	// noPlayoutDelay leaves the playout-delay extension out (comparison measurements only).
 	noPlayoutDelay bool
 
-	writeMu   sync.Mutex // serializes WriteFrame (packetizer and sequencer state)
+	writeMu   sync.Mutex // serializes WriteFrame (packetizer and sequencer state) and the tail-loss probe
 	sequencer rtp.Sequencer
 	tsBase    uint32
 	firstPTS  time.Duration
 	started   bool
+	// The tail-loss probe of the last video frame (see tailProbeDelay).
+	probe    *time.Timer
+	probeDue time.Time
+	probed   bool
+	lastTS   uint32
 
 	mu       sync.RWMutex
 	bindings []*binding
@@ -53,6 +58,16 @@ type binding struct {
 	exts        []rtp.Extension
 	hdr         rtp.Header
 }
+
+// tailProbeDelay is how long after a video frame, when no other frame followed, the track sends a padding-only
+// packet with the next sequence number (and the frame's timestamp). A viewer notices lost packets only by a gap in
+// the sequence numbers, so without the probe the loss of a frame's last packets would go unnoticed until the next
+// frame: on a still screen, the keep-alive a second later. Longer than a frame interval at 30 frames/s, so a moving
+// picture never needs one.
+const tailProbeDelay = 50 * time.Millisecond
+
+// probePadding is the probe's padding length (RTP needs at least one byte: the count).
+const probePadding = 4
 
 // playoutZero is the playout-delay extension payload for min = max = 0.
 var playoutZero = []byte{0, 0, 0}
@@ -173,39 +188,69 @@ func (t *Track) WriteFrame(data []byte, pts time.Duration, keyframe bool) {
 	t.mu.Lock() // bindings' waitKey and exts change below
 	defer t.mu.Unlock()
 	for i, p := range payloads {
-		hdr := rtp.Header{
+		t.send(rtp.Header{
 			Version:        2,
 			Marker:         i == len(payloads)-1,
 			SequenceNumber: t.sequencer.NextSequenceNumber(),
 			Timestamp:      ts,
-		}
-		for _, b := range t.bindings {
-			if b.waitKey && !keyframe {
-				continue
-			}
-			// Each binding has its own reused header: its SSRC, payload type and extensions (interceptors add
-			// theirs to it), and no allocation per packet.
-			h := &b.hdr
-			*h = hdr
-			h.SSRC = uint32(b.ssrc)
-			h.PayloadType = uint8(b.payloadType)
-			h.Extensions = b.exts[:0]
-			if b.playoutID != 0 {
-				_ = h.SetExtension(b.playoutID, playoutZero)
-			}
-			// Before DTLS is up Pion drops packets silently (0, nil): a keyframe lost so does not count.
-			if n, err := b.writer.WriteRTP(h, p); err == nil && n > 0 {
-				t.packets.Add(1)
-				t.bytes.Add(uint64(n))
-			} else {
-				b.dropped = true
-			}
-		}
+		}, p, keyframe)
 	}
 	for _, b := range t.bindings {
 		if keyframe && !b.dropped {
 			b.waitKey = false
 		}
+		b.dropped = false
+	}
+	if t.video {
+		t.lastTS, t.probed = ts, false
+		t.probeDue = time.Now().Add(tailProbeDelay)
+		if t.probe == nil {
+			t.probe = time.AfterFunc(tailProbeDelay, t.sendProbe)
+		} else {
+			t.probe.Reset(tailProbeDelay)
+		}
+	}
+}
+
+// send writes one packet to every binding not waiting for a keyframe (under writeMu and mu).
+func (t *Track) send(hdr rtp.Header, payload []byte, keyframe bool) {
+	for _, b := range t.bindings {
+		if b.waitKey && !keyframe {
+			continue
+		}
+		// Each binding has its own reused header: its SSRC, payload type and extensions (interceptors add theirs
+		// to it), and no allocation per packet.
+		h := &b.hdr
+		*h = hdr
+		h.SSRC = uint32(b.ssrc)
+		h.PayloadType = uint8(b.payloadType)
+		h.Extensions = b.exts[:0]
+		if b.playoutID != 0 {
+			_ = h.SetExtension(b.playoutID, playoutZero)
+		}
+		// Before DTLS is up Pion drops packets silently (0, nil): a keyframe lost so does not count.
+		if n, err := b.writer.WriteRTP(h, payload); err == nil && n > 0 {
+			t.packets.Add(1)
+			t.bytes.Add(uint64(n))
+		} else {
+			b.dropped = true
+		}
+	}
+}
+
+// sendProbe sends the tail-loss probe (see tailProbeDelay) when no frame followed the last one in time.
+func (t *Track) sendProbe() {
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	if t.probed || time.Now().Before(t.probeDue) {
+		return // a frame came after all (the timer fired while it was being written)
+	}
+	t.probed = true
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.send(rtp.Header{Version: 2, Padding: true, PaddingSize: probePadding,
+		SequenceNumber: t.sequencer.NextSequenceNumber(), Timestamp: t.lastTS}, nil, false)
+	for _, b := range t.bindings {
 		b.dropped = false
 	}
 }
