@@ -28,9 +28,12 @@
 // offers one, so that libwebrtc does not take retransmissions for reordered packets. The session's retransmitter
 // (not Pion's NACK responder, whose rate limit let a burst of NACKed packets out one or two per NACK round after an
 // outage) keeps the last 1024 packets, answers each NACK whole at once within a budget of half a second of
-// [Config.MaxBitrate], and, while the viewer's receiver reports show loss of 1 % or more, sends every retransmission
-// twice, since a lost retransmission costs another round trip. PLI and FIR force a keyframe. [Stats.Feedback]
-// counts PLIs, FIRs, NACKs and retransmissions.
+// [Config.MaxBitrate], and, while the viewer's receiver reports show loss of 1 % or more, sends the retransmissions
+// of a burst (three packets or more in one NACK: an outage, a lost run of a keyframe) twice, since a lost
+// retransmission costs another round trip. A video frame that no other frame follows within 50 ms gets a
+// padding-only packet after it (a tail-loss probe): the viewer sees losses as gaps in the sequence numbers, so
+// without it the loss of a frame's last packets (a keyframe's, on a still screen) would wait for the next frame.
+// PLI and FIR force a keyframe. [Stats.Feedback] counts PLIs, FIRs, NACKs and retransmissions.
 //
 // # ICE
 //

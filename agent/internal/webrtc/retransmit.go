@@ -1,6 +1,7 @@
 package webrtc
 
 import (
+	"math/bits"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -43,8 +44,10 @@ const (
 	// resendBudgetWindow is how much of the maximum bitrate retransmissions may spend at once: a burst after an
 	// outage goes out whole instead of being spread over several NACK rounds.
 	resendBudgetWindow = 500 * time.Millisecond
-	// duplicateLoss is the reported loss fraction from which every retransmission is sent twice.
-	duplicateLoss = 0.01
+	// duplicateLoss is the reported loss fraction from which the retransmissions of a burst of at least
+	// duplicateBurst NACKed packets are sent twice.
+	duplicateLoss  = 0.01
+	duplicateBurst = 3
 )
 
 // retransmitter is an interceptor that answers the viewer's NACKs at once from the packets it sent last, and
@@ -241,15 +244,20 @@ func (r *retransmitter) resendGuard() time.Duration {
 	return min(max(r.rtt*3/4, 5*time.Millisecond), 250*time.Millisecond)
 }
 
-// resend writes every packet the NACK asks for that is still buffered, in order, at once. While the viewer reports
-// noticeable loss (duplicateLoss), the whole batch is then written a second time: a retransmission is lost as
-// often as any packet, and each one lost costs the viewer another NACK round trip before it can show a picture.
+// resend writes every packet the NACK asks for that is still buffered, in order, at once. A burst (duplicateBurst
+// packets or more: an outage, a lost run of a keyframe) is written a second time while the viewer reports
+// noticeable loss (duplicateLoss): a retransmission is lost as often as any packet, the chance that one of n is
+// lost grows with n, and each one lost costs the viewer another NACK round trip before it can show a picture.
+// Shorter NACKs are not doubled: under jitter most of them ask for packets that were only reordered.
 func (r *retransmitter) resend(nack *rtcp.TransportLayerNack) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.streams[nack.MediaSSRC]
-	copies := 1
-	if r.loss >= duplicateLoss {
+	copies, asked := 1, 0
+	for _, pair := range nack.Nacks {
+		asked += 1 + bits.OnesCount16(uint16(pair.LostPackets))
+	}
+	if r.loss >= duplicateLoss && asked >= duplicateBurst {
 		copies = 2
 	}
 	batch := r.batch[:0]
