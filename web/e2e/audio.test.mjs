@@ -211,4 +211,20 @@ describe("web UI audio against real PulseAudio, agents and broker", { timeout: 3
     await meterShows("grid", A, false, "A's meter still showing its tone");
     await meterShows("grid", B, false, "B's meter still showing its tone");
   });
+
+  it("an instance that goes away takes its audio chain with it, and gets one again when it returns", async () => {
+    const attached = () => page.evaluate(() => window.__loco.audio.attachedIds().sort());
+    await waitFor("A's and B's audio routed", async () => {
+      const ids = await attached();
+      return ids.includes(A.id) && ids.includes(B.id);
+    }, 90000);
+    await cluster.restartBroker(cluster.instances.filter((i) => i !== B).map((i) => i.id));
+    await page.waitForSelector(tileSel(B.id), { state: "detached" });
+    // The pool closes the tile's session after its grace period; the chain (and its meter loop) must go too.
+    await waitFor("B's audio chain gone", async () => !(await attached()).includes(B.id), 90000, 250, attached);
+    assert.ok((await attached()).includes(A.id), "A's audio chain went with B's");
+    await cluster.restartBroker(cluster.instances.map((i) => i.id));
+    await page.waitForSelector(`${tileSel(B.id)}[data-phase="playing"]`, { state: "attached" });
+    await waitFor("B's audio routed again", async () => (await attached()).includes(B.id), 90000, 250, attached);
+  });
 });

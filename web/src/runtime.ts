@@ -22,7 +22,11 @@ export function createRuntime(): Runtime {
     fetch: (input, init) => fetch(input, init),
     createPeerConnection: () => new RTCPeerConnection({ bundlePolicy: "max-bundle" }),
   });
-  const rt: Runtime = { base, me, pool, audio: new AudioEngine(), capturing: false };
+  const audio = new AudioEngine();
+  // A session closed by the pool (its tile went away: paging, an instance gone) takes its audio chain with it; the
+  // components that routed it are unmounted by then and cannot.
+  pool.subscribe(() => audio.retainOnly(new Set(pool.sessions().map((s) => s.instanceId))));
+  const rt: Runtime = { base, me, pool, audio, capturing: false };
   // For end-to-end tests and debugging in the console.
   (window as unknown as { __loco?: Runtime }).__loco = rt;
   return rt;

@@ -74,6 +74,16 @@ export class AudioEngine {
     this.levels.delete(id);
   }
 
+  /** retainOnly detaches every chain whose instance is not in ids (sessions the pool has closed). */
+  retainOnly(ids: ReadonlySet<string>): void {
+    for (const id of [...this.chains.keys()]) if (!ids.has(id)) this.detach(id);
+  }
+
+  /** attachedIds lists the instances whose audio is routed now. */
+  attachedIds(): string[] {
+    return [...this.chains.keys()];
+  }
+
   /** getSettings returns a stable object per instance (React's useSyncExternalStore compares by identity). */
   getSettings(id: string): AudioSettings {
     let s = this.settings.get(id);
