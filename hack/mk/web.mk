@@ -3,8 +3,9 @@
 #   make test-web      Vitest unit tests (WHEP client, input encoder, state logic)
 #   make lint-web      eslint and the TypeScript type check
 #   make test-web-e2e  Playwright (playwright-core + Debian chromium) against a real broker, real agents and
-#                      synthetic VNC servers (web/e2e/); screenshots go to web/e2e/out/ (WEB_E2E_SHOTS=docs/img
-#                      writes the README's pictures)
+#                      synthetic VNC servers (web/e2e/ui.test.mjs), and with private PulseAudio servers playing
+#                      tones into the agents' audio (web/e2e/audio.test.mjs); screenshots go to web/e2e/out/
+#                      (WEB_E2E_SHOTS=docs/img writes the README's pictures)
 # hack/setup runs `npm ci` in web/ whenever web/package-lock.json changes.
 TEST_TARGETS += test-web test-web-e2e
 LINT_TARGETS += lint-web
