@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"log/slog"
@@ -109,13 +108,7 @@ func FuzzWriteEvent(f *testing.F) {
 		in := &locov1.Instance{Id: id, Ordinal: ord, Reason: reason, State: locov1.InstanceState_INSTANCE_STATE_DEGRADED,
 			Controller: &locov1.Viewer{Id: name, Name: name}, Health: &locov1.HealthReport{Reasons: []string{reason, name}}}
 		ev := &registry.Event{Seq: seq, Type: locov1.EventType_EVENT_TYPE_UPDATED, Instance: in}
-		var buf bytes.Buffer
-		w := bufio.NewWriter(&buf)
-		if err := WriteEvent(w, ev); err != nil {
-			t.Fatal(err)
-		}
-		_ = w.Flush()
-		frame := buf.String()
+		frame := string(AppendEvent(nil, ev))
 		if !strings.HasSuffix(frame, "\n\n") || strings.Count(frame, "\n\n") != 1 {
 			t.Fatalf("not exactly one SSE frame: %q", frame)
 		}

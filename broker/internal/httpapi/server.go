@@ -26,7 +26,7 @@ import (
 type Registry interface {
 	List() []*locov1.Instance
 	Get(id string) (*locov1.Instance, bool)
-	Subscribe(buffer int) ([]*registry.Event, *registry.Subscription)
+	Follow(limit int) ([]*registry.Event, *registry.Feed)
 }
 
 // Agents finds an instance's Attach stream.
@@ -43,8 +43,13 @@ type Restarter interface {
 type Config struct {
 	// RequestTimeout bounds control, restart and screenshot relays. Default 10s.
 	RequestTimeout time.Duration
-	// EventBuffer is how many events an SSE client may fall behind before it is dropped. Default 4096.
+	// EventBuffer is how many changes an SSE client may fall behind before it is dropped, counted after newer
+	// health-only updates of an instance replaced older ones (so about one per instance plus its state changes).
+	// Default 4096.
 	EventBuffer int
+	// EventInterval is the least time between two writes of changes to one SSE client: changes in between are sent
+	// together. Default 100ms.
+	EventInterval time.Duration
 	// Ping is the interval of SSE keep-alive comments. Default 15s.
 	Ping time.Duration
 	// WriteTimeout bounds each SSE write; a client that cannot take data for this long is dropped. Default 10s.
@@ -57,6 +62,9 @@ func (c *Config) defaults() {
 	}
 	if c.EventBuffer <= 0 {
 		c.EventBuffer = 4096
+	}
+	if c.EventInterval <= 0 {
+		c.EventInterval = 100 * time.Millisecond
 	}
 	if c.Ping <= 0 {
 		c.Ping = 15 * time.Second

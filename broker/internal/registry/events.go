@@ -1,9 +1,11 @@
 package registry
 
 import (
+	"strconv"
 	"sync"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	locov1 "github.com/loco-cluster/loco/proto/loco/v1"
 )
@@ -18,6 +20,13 @@ type Event struct {
 	// Instance is the instance after the change (for REMOVED: its last state, with state GONE).
 	Instance *locov1.Instance
 
+	// body is Instance's JSON, encoded once and shared by the change event and every snapshot event that carries
+	// the same Instance.
+	body *body
+}
+
+// body is the lazily encoded JSON of one published Instance.
+type body struct {
 	once sync.Once
 	json []byte
 }
@@ -31,19 +40,56 @@ func (e *Event) Proto() *locov1.WatchInstancesResponse {
 // enums as strings, unpopulated fields emitted, on one line.
 var JSONMarshal = protojson.MarshalOptions{EmitUnpopulated: true}
 
-// JSON returns the event's WatchInstancesResponse as one line of protojson, encoded once and shared by every
-// subscriber.
-func (e *Event) JSON() []byte {
-	e.once.Do(func() {
-		b, err := JSONMarshal.Marshal(e.Proto())
-		if err != nil {
-			// Only invalid UTF-8 in a string field can fail; agents send arbitrary strings, so degrade visibly.
-			b = []byte(`{"sequence":"0","type":"EVENT_TYPE_UNSPECIFIED","instance":null}`)
-		}
-		e.json = b
-	})
-	return e.json
+// InstanceJSON returns the Instance as JSON (JSONMarshal), encoded once and shared by every event that carries the
+// same Instance: the caller must not modify it. An Instance that cannot be encoded (invalid UTF-8 from an agent)
+// renders as null.
+func (e *Event) InstanceJSON() []byte {
+	if e.body == nil { // an Event made outside the registry: nothing to share
+		return marshalInstance(e.Instance)
+	}
+	e.body.once.Do(func() { e.body.json = marshalInstance(e.Instance) })
+	return e.body.json
 }
+
+func marshalInstance(in *locov1.Instance) []byte {
+	if in == nil {
+		return []byte("null")
+	}
+	b, err := JSONMarshal.Marshal(in)
+	if err != nil {
+		// Only invalid UTF-8 in a string field can fail; agents send arbitrary strings, so degrade visibly.
+		return []byte("null")
+	}
+	return b
+}
+
+// AppendJSONHead appends the beginning of a WatchInstancesResponse in JSON, up to its instance:
+// {"sequence":"42","type":"EVENT_TYPE_UPDATED","instance": — followed by an InstanceJSON and "}", it is the message
+// protojson encodes (JSONMarshal).
+func AppendJSONHead(dst []byte, seq uint64, t locov1.EventType) []byte {
+	dst = append(dst, `{"sequence":"`...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	dst = append(dst, `","type":`...)
+	if v := t.Descriptor().Values().ByNumber(protoreflect.EnumNumber(t)); v != nil {
+		dst = append(dst, '"')
+		dst = append(dst, v.Name()...)
+		dst = append(dst, '"')
+	} else {
+		dst = strconv.AppendInt(dst, int64(t), 10) // what protojson writes for an unknown enum value
+	}
+	return append(dst, `,"instance":`...)
+}
+
+// AppendJSON appends the event's WatchInstancesResponse as one line of JSON. Only the head is written per call; the
+// Instance is encoded once.
+func (e *Event) AppendJSON(dst []byte) []byte {
+	dst = AppendJSONHead(dst, e.Seq, e.Type)
+	dst = append(dst, e.InstanceJSON()...)
+	return append(dst, '}')
+}
+
+// JSON returns the event as AppendJSON renders it, in a new slice.
+func (e *Event) JSON() []byte { return e.AppendJSON(nil) }
 
 // Subscription receives registry events until it is closed or dropped.
 type Subscription struct {
@@ -76,28 +122,24 @@ func (s *Subscription) Close() {
 
 // Subscribe returns the current instances as snapshot events and a subscription for every later change, atomically:
 // no change is missed or seen twice. buffer bounds the events queued for a slow reader; when it overflows the
-// subscription is dropped.
+// subscription is dropped. (Follow serves readers that may fall behind without queueing per reader.)
 func (r *Registry) Subscribe(buffer int) ([]*Event, *Subscription) {
 	if buffer < 1 {
 		buffer = 1
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	list := r.listLocked()
-	snap := make([]*Event, len(list))
-	for i, in := range list {
-		snap[i] = &Event{Seq: r.seq, Type: locov1.EventType_EVENT_TYPE_SNAPSHOT, Instance: in}
-	}
+	snap := r.snapshotLocked()
 	s := &Subscription{r: r, ch: make(chan *Event, buffer)}
 	r.subs[s] = struct{}{}
 	r.updateGauges()
 	return snap, s
 }
 
-// publish sends one event to every subscriber without blocking. Must hold r.mu.
-func (r *Registry) publish(t locov1.EventType, inst *locov1.Instance) {
+// publish sends one event about e to every subscriber and feed without blocking. Must hold r.mu.
+func (r *Registry) publish(e *entry, t locov1.EventType, inst *locov1.Instance) {
 	r.seq++
-	ev := &Event{Seq: r.seq, Type: t, Instance: inst}
+	ev := &Event{Seq: r.seq, Type: t, Instance: inst, body: &body{}}
 	if m := r.cfg.Metrics; m != nil {
 		m.Events.WithLabelValues(t.String()).Inc()
 	}
@@ -113,14 +155,25 @@ func (r *Registry) publish(t locov1.EventType, inst *locov1.Instance) {
 			}
 		}
 	}
+	r.logAppend(e.last, ev)
+	e.last = ev
 }
 
+// closeSubscribers ends every subscription and feed when the registry stops.
 func (r *Registry) closeSubscribers() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.stopped = true
 	for s := range r.subs {
 		delete(r.subs, s)
 		close(s.ch)
+	}
+	for f := range r.feeds {
+		r.endFeed(f, false)
+	}
+	if r.changed != nil {
+		close(r.changed)
+		r.changed = nil
 	}
 	r.updateGauges()
 }

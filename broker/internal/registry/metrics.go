@@ -47,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (r *Registry) updateGauges() {
 	if m := r.cfg.Metrics; m != nil {
 		m.Untrusted.Set(float64(r.untrusted))
-		m.Subscribers.Set(float64(len(r.subs)))
+		m.Subscribers.Set(float64(len(r.subs) + len(r.feeds)))
 	}
 }
 

@@ -68,6 +68,13 @@ type Registry struct {
 	seq       uint64
 	subs      map[*Subscription]struct{}
 	untrusted int
+	stopped   bool
+
+	// feeds read log, the changes some feed has not read yet (feed.go); changed is closed at the next change.
+	feeds     map[*Feed]struct{}
+	log       []slot
+	compactAt int
+	changed   chan struct{}
 }
 
 // entry is everything known about one id: a discovered target, an attached agent, or both.
@@ -81,8 +88,10 @@ type entry struct {
 	healthAt   time.Time
 	controller *locov1.Viewer
 
-	// published is the last Instance sent to subscribers (nil before ADDED).
+	// published is the last Instance sent to subscribers (nil before ADDED); last is the last event (nil before
+	// ADDED; after REMOVED, that event).
 	published     *locov1.Instance
+	last          *Event
 	publishedAt   time.Time
 	pendingHealth bool
 	state         locov1.InstanceState
@@ -93,7 +102,8 @@ type entry struct {
 // New creates an empty registry.
 func New(cfg Config) *Registry {
 	cfg.defaults()
-	return &Registry{cfg: cfg, entries: map[string]*entry{}, subs: map[*Subscription]struct{}{}}
+	return &Registry{cfg: cfg, entries: map[string]*entry{}, subs: map[*Subscription]struct{}{},
+		feeds: map[*Feed]struct{}{}, compactAt: minCompact}
 }
 
 // Run flushes coalesced health events and marks silent agents unhealthy until ctx is done.
@@ -169,7 +179,7 @@ func (r *Registry) Remove(id, why string) {
 	now := r.cfg.Now()
 	if e.published != nil {
 		inst := r.build(id, e, locov1.InstanceState_INSTANCE_STATE_GONE, why, now)
-		r.publish(locov1.EventType_EVENT_TYPE_REMOVED, inst)
+		r.publish(e, locov1.EventType_EVENT_TYPE_REMOVED, inst)
 	}
 	r.countState(e.state, -1)
 	e.target = nil
@@ -306,17 +316,44 @@ func (r *Registry) List() []*locov1.Instance {
 
 // listLocked returns the published instances (shared, read-only) in grid order.
 func (r *Registry) listLocked() []*locov1.Instance {
-	out := make([]*locov1.Instance, 0, len(r.entries))
+	es := r.publishedLocked()
+	out := make([]*locov1.Instance, len(es))
+	for i, e := range es {
+		out[i] = e.published
+	}
+	return out
+}
+
+// snapshotLocked returns a snapshot event for every published instance, in grid order, sharing each instance's
+// encoded JSON with the change that published it.
+func (r *Registry) snapshotLocked() []*Event {
+	es := r.publishedLocked()
+	evs := make([]Event, len(es))
+	out := make([]*Event, len(es))
+	for i, e := range es {
+		evs[i] = Event{Seq: r.seq, Type: locov1.EventType_EVENT_TYPE_SNAPSHOT, Instance: e.published}
+		if e.last != nil && e.last.Instance == e.published {
+			evs[i].body = e.last.body
+		}
+		out[i] = &evs[i]
+	}
+	return out
+}
+
+// publishedLocked returns the discovered entries with a published instance in grid order (ordinal, then id).
+func (r *Registry) publishedLocked() []*entry {
+	out := make([]*entry, 0, len(r.entries))
 	for _, e := range r.entries {
 		if e.target != nil && e.published != nil {
-			out = append(out, e.published)
+			out = append(out, e)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].Ordinal != out[j].Ordinal {
-			return out[i].Ordinal < out[j].Ordinal
+		a, b := out[i].published, out[j].published
+		if a.Ordinal != b.Ordinal {
+			return a.Ordinal < b.Ordinal
 		}
-		return out[i].Id < out[j].Id
+		return a.Id < b.Id
 	})
 	return out
 }
@@ -394,14 +431,14 @@ func (r *Registry) refresh(id string, e *entry, now time.Time) {
 	switch {
 	case e.published == nil:
 		r.commit(e, inst, now)
-		r.publish(locov1.EventType_EVENT_TYPE_ADDED, inst)
+		r.publish(e, locov1.EventType_EVENT_TYPE_ADDED, inst)
 	case structural(e.published, inst):
 		r.commit(e, inst, now)
-		r.publish(locov1.EventType_EVENT_TYPE_UPDATED, inst)
+		r.publish(e, locov1.EventType_EVENT_TYPE_UPDATED, inst)
 	case e.published.Health != inst.Health || e.published.Reason != inst.Reason:
 		if now.Sub(e.publishedAt) >= r.cfg.HealthEvery {
 			r.commit(e, inst, now)
-			r.publish(locov1.EventType_EVENT_TYPE_UPDATED, inst)
+			r.publish(e, locov1.EventType_EVENT_TYPE_UPDATED, inst)
 		} else {
 			e.pendingHealth = true
 		}
