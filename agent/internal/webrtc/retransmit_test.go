@@ -293,7 +293,7 @@ func TestTailLossProbe(t *testing.T) {
 	var tail []received
 	if err := waitUntil(ctx, func() bool {
 		tail = lastFrame()
-		return len(tail) >= 2
+		return len(tail) >= 2 && tail[len(tail)-1].paddingOnly
 	}); err != nil {
 		t.Fatalf("no padding packet after the last frame: %v (after its marker: %+v)", err, tail)
 	}
