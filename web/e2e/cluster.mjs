@@ -1,9 +1,10 @@
 // A real Loco cluster on loopback for the browser tests: N synthetic VNC servers (loco-vncsynth), one
-// loco-agent per server attached to it, and a loco-broker with static discovery serving the embedded UI.
+// loco-agent per server attached to it, and a loco-broker with static discovery serving the embedded UI; or, with
+// the profile option, N loco-agents that each supervise their own PulseAudio and QEMU running the demo guest.
 // Every process gets free ports, logs to e2e/out/logs/, and is killed by stop().
 import { spawn, execFileSync } from "node:child_process";
 import { createServer } from "node:net";
-import { mkdirSync, mkdtempSync, rmSync, createWriteStream, existsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, createWriteStream, existsSync, readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -38,6 +39,19 @@ export function buildBinaries() {
     agent: join(binDir, "loco-agent"),
     vncsynth: join(binDir, "loco-vncsynth"),
   };
+}
+
+/**
+ * buildGuest builds the demo guest with hack/guest/build when the cache lacks the current one (as `make run`
+ * does) and returns its directory (vmlinuz, initrd.gz, cmdline) for the agents' --guest-dir.
+ */
+export function buildGuest() {
+  const src = process.env.LOCO_E2E_SRC ?? repo;
+  const out = execFileSync(join(src, "hack", "guest", "build"), [], {
+    stdio: ["ignore", "pipe", "inherit"],
+    encoding: "utf8",
+  });
+  return out.trim().split("\n").pop();
 }
 
 export function freePort() {
@@ -126,14 +140,18 @@ export function distinctLabels(n, prefix = "loco", minDeg = 24) {
 }
 
 class Proc {
-  /** opts: env (added to this process's environment, or the whole environment without inheritEnv), stdin. */
-  constructor(name, bin, args, logDir, { env, stdin = "ignore", inheritEnv = true } = {}) {
+  /**
+   * opts: env (added to this process's environment, or the whole environment without inheritEnv), stdin, and
+   * graceMs (how long kill waits after SIGTERM before SIGKILL).
+   */
+  constructor(name, bin, args, logDir, { env, stdin = "ignore", inheritEnv = true, graceMs = 5000 } = {}) {
     this.name = name;
     this.bin = bin;
     this.args = args;
     this.logDir = logDir;
     this.env = inheritEnv ? { ...process.env, ...env } : env;
     this.stdin = stdin;
+    this.graceMs = graceMs;
     this.start();
   }
   start() {
@@ -157,7 +175,7 @@ class Proc {
   async kill(signal = "SIGTERM") {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.child.kill(signal);
-    const t = setTimeout(() => this.child.kill("SIGKILL"), 5000);
+    const t = setTimeout(() => this.child.kill("SIGKILL"), this.graceMs);
     await this.exited;
     clearTimeout(t);
   }
@@ -213,10 +231,19 @@ async function startPulse(name, logDir) {
  * the indexes of the instances that get a private PulseAudio (startPulse) whose null sink's monitor their agent
  * records and streams as Opus (`true` for all; the others run with `--audio off`). Play into an instance's sink with
  * playTone. Returns { url, instances: [{id, label, events, pulse?}], procs, playTone(), stop() }.
+ *
+ * With profile ("demo"), there is no vncsynth: each agent supervises its own PulseAudio and QEMU (accel, default
+ * auto: TCG here) running the demo guest from guestDir (default: buildGuest()), as `make run` does, with its
+ * sockets in a fresh short state directory (instance.stateDir); width, height, scene and audio do not apply (the
+ * agent records its own PulseAudio). stop() then also reports (and kills) any process still naming a state
+ * directory after its agent has gone: { survivors: ["pid comm"] }.
  */
 export async function startCluster(
   bins,
-  { n = 9, fps = 10, width = 640, height = 480, codec, scene = "town", audio = [] } = {},
+  {
+    n = 9, fps = 10, width = 640, height = 480, codec, scene = "town", audio = [],
+    profile, guestDir, accel = "auto",
+  } = {},
 ) {
   const runId = createHash("sha1").update(String(process.pid) + Date.now()).digest("hex").slice(0, 6);
   const logDir = join(outDir, "logs", runId);
@@ -224,7 +251,17 @@ export async function startCluster(
   const procs = [];
   const labels = distinctLabels(n);
   const instances = [];
-  for (const label of labels) {
+  const stateDirs = [];
+  if (profile) {
+    if (profile === "demo") guestDir ??= buildGuest();
+    // Short: QEMU's VNC and QMP unix sockets live in it (108 bytes at most for a socket path).
+    for (const label of labels) {
+      const stateDir = mkdtempSync(join("/tmp", "loco-e2e-"));
+      stateDirs.push(stateDir);
+      instances.push({ id: label, label, stateDir });
+    }
+  }
+  for (const label of profile ? [] : labels) {
     const vnc = await freePort();
     const ev = await freePort();
     procs.push(
@@ -256,7 +293,7 @@ export async function startCluster(
   const pulses = [];
   try {
     for (const [k, inst] of instances.entries()) {
-      if (audio !== true && !audio.includes(k)) continue;
+      if (profile || (audio !== true && !audio.includes(k))) continue;
       inst.pulse = await startPulse(`pulse-${inst.id}`, logDir);
       pulses.push(inst.pulse);
       procs.push(inst.pulse.proc);
@@ -270,7 +307,9 @@ export async function startCluster(
     const args = [
       "--instance-id", inst.id,
       "--broker", `127.0.0.1:${grpc}`,
-      "--vnc", `127.0.0.1:${inst.vnc}`,
+      ...(profile
+        ? ["--profile", profile, "--state-dir", inst.stateDir, "--accel", accel, ...(guestDir ? ["--guest-dir", guestDir] : [])]
+        : ["--vnc", `127.0.0.1:${inst.vnc}`]),
       "--http-listen", `127.0.0.1:${await freePort()}`,
       "--grpc-listen", `127.0.0.1:${await freePort()}`,
       // The kernel picks the ICE port: a port found free for TCP may be taken for UDP (an agent that cannot
@@ -279,12 +318,14 @@ export async function startCluster(
       "--ice-tcp-port", "0",
       "--allow-loopback",
       "--fps", String(fps),
-      // pulsesrc finds the instance's own daemon through PULSE_SERVER (an empty server means the default one).
-      "--audio", inst.pulse ? inst.pulse.monitor : "off",
     ];
+    // pulsesrc finds the instance's own daemon through PULSE_SERVER (an empty server means the default one). A
+    // supervising agent records the PulseAudio it started (--audio auto).
+    if (!profile) args.push("--audio", inst.pulse ? inst.pulse.monitor : "off");
     if (codec) args.push("--codec", codec);
     const env = inst.pulse ? { PULSE_SERVER: inst.pulse.server } : undefined;
-    inst.agent = new Proc(`agent-${inst.id}`, bins.agent, args, logDir, { env });
+    // A supervising agent powers its guest down over QMP before it exits (hack/run allows 30 s).
+    inst.agent = new Proc(`agent-${inst.id}`, bins.agent, args, logDir, { env, graceMs: profile ? 30000 : 5000 });
     procs.push(inst.agent);
   }
   return {
@@ -336,8 +377,37 @@ export async function startCluster(
     async stop() {
       await Promise.all(procs.map((p) => p.kill()));
       for (const pa of pulses) rmSync(pa.dir, { recursive: true, force: true });
+      const survivors = killNaming(stateDirs);
+      for (const d of stateDirs) rmSync(d, { recursive: true, force: true });
+      return { survivors };
     },
   };
+}
+
+/**
+ * killNaming SIGKILLs every process whose command line names one of dirs (a QEMU or PulseAudio that outlived its
+ * agent) and returns them as "pid comm".
+ */
+function killNaming(dirs) {
+  if (dirs.length === 0) return [];
+  const found = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(e) || Number(e) === process.pid) continue;
+    let cmd;
+    try {
+      cmd = readFileSync(`/proc/${e}/cmdline`, "utf8");
+    } catch {
+      continue;
+    }
+    if (!dirs.some((d) => cmd.includes(d))) continue;
+    try {
+      process.kill(Number(e), "SIGKILL");
+      found.push(`${e} ${cmd.split("\0")[0]}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
 }
 
 /** vncEvents reads the input events a vncsynth recorded since seq. */

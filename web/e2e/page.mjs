@@ -264,3 +264,183 @@ export function meterState(selector) {
   }
   return { fill: Math.round((filled / cv.width) * 100) / 100, colour };
 }
+
+/**
+ * watchStrip (in the page) records the demo guest's state strip (hack/guest/strip/strip.go) from every frame the
+ * <video> at selector presents: on each requestVideoFrameCallback the strip's band (guest rows 580-599, scaled
+ * from the video's size onto the guest's 800x600) is drawn to an 800x20 canvas and decoded there: 10x10 blocks,
+ * the mean luminance of 5 pixels around each centre against 128, 17 bytes MSB first, magic 0xA5 and CRC-8.
+ * Valid strips go to window.__strip.states as {seq, t (performance.now(): ms since the page began loading), x, y,
+ * buttons, keys, lastKey, frame, clicks}; frames that hold no valid strip (BIOS and kernel text, other sizes, torn
+ * or blurred frames) are counted in window.__strip.other. Calling it again for the same element changes nothing;
+ * for another element (a re-mounted video) it starts over on that one, keeping the sequence numbers going.
+ */
+export function watchStrip(selector) {
+  const video = document.querySelector(selector);
+  if (!video) return false;
+  const old = window.__strip;
+  if (old?.video === video && old.live) return true;
+  if (old) old.live = false;
+  const rec = {
+    video,
+    live: true,
+    seq: old?.seq ?? 0,
+    states: [],
+    frames: 0,
+    other: 0,
+    firstAt: old?.firstAt ?? null,
+    sizes: {},
+  };
+  window.__strip = rec;
+  const c = document.createElement("canvas");
+  c.width = 800;
+  c.height = 20;
+  const g = c.getContext("2d", { willReadFrequently: true });
+  const crc8 = (bytes) => {
+    let v = 0;
+    for (const b of bytes) {
+      v ^= b;
+      for (let i = 0; i < 8; i++) v = v & 0x80 ? ((v << 1) ^ 0x07) & 0xff : (v << 1) & 0xff;
+    }
+    return v;
+  };
+  const decode = () => {
+    const w = video.videoWidth;
+    const h = video.videoHeight;
+    rec.sizes[`${w}x${h}`] = (rec.sizes[`${w}x${h}`] ?? 0) + 1;
+    if (!w || Math.abs((h * 800) / w - 600) > 2) return null; // not the guest's 4:3 screen
+    const s = w / 800;
+    g.drawImage(video, 0, 580 * s, 800 * s, 20 * s, 0, 0, 800, 20);
+    const d = g.getImageData(0, 0, 800, 20).data;
+    const lum = (x, y) => {
+      const i = (y * 800 + x) * 4;
+      return 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+    };
+    const b = new Uint8Array(17);
+    for (let i = 0; i < 17 * 8; i++) {
+      const cx = 10 * (i % 80) + 5;
+      const cy = 10 * Math.floor(i / 80) + 5;
+      let sum = 0;
+      for (const [dx, dy] of [[0, 0], [-2, -2], [2, -2], [-2, 2], [2, 2]]) sum += lum(cx + dx, cy + dy);
+      if (sum / 5 >= 128) b[i >> 3] |= 0x80 >> (i & 7);
+    }
+    if (b[0] !== 0xa5 || crc8(b.subarray(1, 16)) !== b[16]) return null;
+    const v = new DataView(b.buffer);
+    return {
+      x: v.getUint16(1),
+      y: v.getUint16(3),
+      buttons: b[5],
+      keys: v.getUint16(6),
+      lastKey: v.getUint16(8),
+      frame: v.getUint32(10),
+      clicks: v.getUint16(14),
+    };
+  };
+  const onFrame = () => {
+    if (!rec.live) return;
+    if (!video.isConnected) {
+      rec.live = false;
+      return;
+    }
+    rec.frames++;
+    const st = decode();
+    if (st) {
+      const t = Math.round(performance.now());
+      rec.firstAt ??= t;
+      rec.states.push({ seq: ++rec.seq, t, ...st });
+      if (rec.states.length > 5000) rec.states.splice(0, 1000);
+    } else rec.other++;
+    video.requestVideoFrameCallback(onFrame);
+  };
+  video.requestVideoFrameCallback(onFrame);
+  return true;
+}
+
+/** stripSince returns the strips watchStrip recorded after sequence number since, and its counters. */
+export function stripSince(since) {
+  const r = window.__strip;
+  if (!r) return null;
+  return {
+    live: r.live,
+    frames: r.frames,
+    other: r.other,
+    firstAt: r.firstAt,
+    sizes: r.sizes,
+    states: r.states.filter((s) => s.seq > since),
+  };
+}
+
+/**
+ * tapTone (a page init script; arg: a frequency in Hz) measures a tone in what the page sends to its speakers:
+ * every connection into an AudioContext's destination is also made into one ScriptProcessor per context, which
+ * for every block of 1024 samples computes the amplitude of freq (Goertzel, 0..1 of full scale) and the block's
+ * RMS, keeping the largest of each since the last toneOutPeak (window.__tone). It changes nothing the page hears
+ * (the processor outputs silence).
+ */
+export function tapTone(freq) {
+  const connect = AudioNode.prototype.connect;
+  window.__tone = { amp: 0, rms: 0, blocks: 0 };
+  AudioNode.prototype.connect = function (dest, ...rest) {
+    const r = connect.call(this, dest, ...rest);
+    if (dest instanceof AudioDestinationNode) {
+      const ctx = this.context;
+      if (!ctx.__toneTap) {
+        const sp = ctx.createScriptProcessor(1024, 2, 2);
+        const coeff = 2 * Math.cos((2 * Math.PI * freq) / ctx.sampleRate);
+        sp.onaudioprocess = (e) => {
+          const n = e.inputBuffer.length;
+          const chans = [...Array(e.inputBuffer.numberOfChannels).keys()].map((c) => e.inputBuffer.getChannelData(c));
+          let s1 = 0, s2 = 0, sum = 0;
+          for (let i = 0; i < n; i++) {
+            let v = 0;
+            for (const ch of chans) v += ch[i];
+            v /= chans.length;
+            sum += v * v;
+            const s0 = v + coeff * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+          }
+          const amp = (2 * Math.sqrt(Math.max(0, s1 * s1 + s2 * s2 - coeff * s1 * s2))) / n;
+          const t = window.__tone;
+          t.blocks++;
+          t.amp = Math.max(t.amp, amp);
+          t.rms = Math.max(t.rms, Math.sqrt(sum / n));
+        };
+        connect.call(sp, ctx.destination); // a ScriptProcessor runs only while connected to the destination
+        ctx.__toneTap = sp;
+      }
+      connect.call(this, ctx.__toneTap);
+    }
+    return r;
+  };
+}
+
+/** toneOutPeak returns tapTone's largest tone amplitude and block RMS since the previous call, and resets them. */
+export function toneOutPeak() {
+  const t = window.__tone;
+  if (!t) return null;
+  const r = { amp: Math.round(t.amp * 1e4) / 1e4, rms: Math.round(t.rms * 1e4) / 1e4, blocks: t.blocks };
+  t.amp = 0;
+  t.rms = 0;
+  return r;
+}
+
+/**
+ * meterPeak (in the page) watches a level meter canvas (meterState) on every animation frame for ms
+ * milliseconds and returns the largest fill it showed.
+ */
+export async function meterPeak({ selector, ms }) {
+  const cv = document.querySelector(selector);
+  if (!cv) return null;
+  const g = cv.getContext("2d");
+  let most = 0;
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    const d = g.getImageData(0, Math.floor(cv.height / 2), cv.width, 1).data;
+    let filled = 0;
+    for (let x = 0; x < cv.width; x++) if (d[x * 4 + 3] > 200) filled++;
+    most = Math.max(most, filled / cv.width);
+    await new Promise((r) => requestAnimationFrame(r));
+  }
+  return Math.round(most * 100) / 100;
+}
