@@ -18,6 +18,8 @@ const outageMs = 300;
  * Diagnostics (WebRTC paths): an init script keeps the page's RTCPeerConnections, and while an outage is measured the
  * page samples its inbound video counters every 20 ms. recovery() turns a timeline into when, after the end of the
  * outage, the first packet arrived, the first NACK and PLI went out, and the first keyframe and frame were decoded.
+ * These times are coarse (20 ms sampling, and getStats may answer from a cache a few tens of ms old); they are
+ * diagnostics in the JSON (pictureBack.detail.recoveries, .totals) and the log, never figures of the table.
  */
 function trackPeerConnections() {
   const Native = window.RTCPeerConnection;
@@ -158,7 +160,7 @@ async function measurePath(env, ns, netem, browser, which, plan, log) {
       log(`loss ${which}: longest freeze ${longestGap(steady).toFixed(0)} ms over ${steady.length} frames; picture back ${back.map((b) => b.toFixed(0)).join(', ')} ms`);
       // Where the time goes after each outage (ms after its end) and the whole run's recovery counters.
       const totals = webrtc ? Object.fromEntries(Object.keys(totals1).filter((k) => k !== 't').map((k) => [k, totals1[k] - totals0[k]])) : undefined;
-      for (const r of recoveries) log(`loss ${which} outage: ${JSON.stringify(r)}`);
+      for (const { shown, ...r } of recoveries) log(`loss ${which} outage recovery (ms after its end): ${JSON.stringify(r)}`);
       if (totals) log(`loss ${which} totals: ${JSON.stringify(totals)}`);
       return {
         longestFreeze: measured(steady.length > 1 ? longestGap(steady) : NaN, 'ms', { frames: steady.length, secs: plan.lossSecs }),
