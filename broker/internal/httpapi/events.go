@@ -50,6 +50,12 @@ const groupSize = 16
 // is written through the ResponseWriter. A hijacked stream ends with the registry (its feed closes) or at the first
 // write that fails after the client went away (an event or a ping).
 func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
+	if r.Method == http.MethodHead { // the mux routes HEAD to GET handlers: headers only, no stream
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
 	latest, feed := s.reg.Follow(s.cfg.EventBuffer)
 	out, err := startSSE(w, s.cfg.WriteTimeout)
 	if err != nil {

@@ -253,3 +253,17 @@ func TestSSEOverHTTP2(t *testing.T) {
 		t.Fatalf("change %v", f.msg)
 	}
 }
+
+// TestSSEHead answers HEAD with the stream's headers and no stream.
+func TestSSEHead(t *testing.T) {
+	srv := httptest.NewServer(testServer())
+	defer srv.Close()
+	resp, err := http.Head(srv.URL + "/api/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("HEAD: %s %v", resp.Status, resp.Header)
+	}
+}
