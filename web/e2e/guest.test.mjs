@@ -122,7 +122,7 @@ describe("playing the demo guest under QEMU from the browser", { timeout: 900000
     const sinceStart = t0 + first.t - startedAt;
     console.log(
       `# page load to the first guest frame (state strip decoded in the tile's video): ${first.t} ms; ` +
-        `${sinceStart} ms after the agent was started; video sizes seen ${JSON.stringify(info.sizes)}`,
+        `${sinceStart} ms after the cluster (broker, agent, PulseAudio, QEMU) was started; video sizes seen ${JSON.stringify(info.sizes)}`,
     );
     const moving = await strip("the guest's frame counter advancing", (s) => s.frame >= first.frame + 10, 90000, tileVideo);
     assert.ok(moving.t > first.t);
