@@ -38,11 +38,14 @@ export async function brokerFigures(env, plan, need, log) {
       if (errors) throw new Error(`${errors} SSE viewers failed to connect`);
       const e0 = (await viewers.counts()).events;
       const steady = await measureBroker(broker.pid, async () => { await sleep(plan.whepSecs * 1000); return {}; });
-      const sseEventsPerSec = ((await viewers.counts()).events - e0) / plan.whepSecs;
+      const afterSteady = await viewers.counts();
+      const sseEventsPerSec = (afterSteady.events - e0) / plan.whepSecs;
+      // Viewers the broker cut off during the steady window: the figures above were measured with fewer viewers.
+      const viewersClosed = afterSteady.closed;
       const relay = await measureBroker(broker.pid, () => whepRate(base, ids, plan.whepSecs * 1000));
-      log(`broker: rss ${(steady.peakRss / 2 ** 20).toFixed(1)} MiB (agents only ${(rssAgentsOnly / 2 ** 20).toFixed(1)} MiB), cpu ${steady.cpu.toFixed(3)}, whep ${relay.perSec.toFixed(0)}/s ${JSON.stringify(relay.statuses)}, SSE events ${sseEventsPerSec.toFixed(0)}/s`);
+      log(`broker: rss ${(steady.peakRss / 2 ** 20).toFixed(1)} MiB (agents only ${(rssAgentsOnly / 2 ** 20).toFixed(1)} MiB), cpu ${steady.cpu.toFixed(3)}, whep ${relay.perSec.toFixed(0)}/s ${JSON.stringify(relay.statuses)}, SSE events ${sseEventsPerSec.toFixed(0)}/s, viewers cut off by the end of the steady window ${viewersClosed}`);
       if (relay.ok === 0) throw new Error(`no WHEP offer was answered: ${JSON.stringify(relay.statuses)}`);
-      const detail = { agents: ids.length, rssAgentsOnlyMiB: rssAgentsOnly / 2 ** 20, viewers: plan.viewers, sseEventsPerSec, whepStatuses: relay.statuses,
+      const detail = { agents: ids.length, rssAgentsOnlyMiB: rssAgentsOnly / 2 ** 20, viewers: plan.viewers, viewersClosed, sseEventsPerSec, whepStatuses: relay.statuses,
         answeredBySimAgents: agents.answered, relayCpu: relay.cpu, relayPeakRss: relay.peakRss };
       return {
         rss: measured(Math.max(steady.peakRss, relay.peakRss) / 2 ** 20, 'MiB', detail),
