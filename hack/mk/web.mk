@@ -4,7 +4,8 @@
 #   make lint-web      eslint and the TypeScript type check
 #   make test-web-e2e  Playwright (playwright-core + Debian chromium) against a real broker, real agents and
 #                      synthetic VNC servers (web/e2e/ui.test.mjs), and with private PulseAudio servers playing
-#                      tones into the agents' audio (web/e2e/audio.test.mjs); screenshots go to web/e2e/out/
+#                      tones into the agents' audio (web/e2e/audio.test.mjs), and on the demo guest under QEMU
+#                      (web/e2e/guest.test.mjs: state strip read from the video); screenshots go to web/e2e/out/
 #                      (WEB_E2E_SHOTS=docs/img writes the README's pictures)
 # hack/setup runs `npm ci` in web/ whenever web/package-lock.json changes.
 TEST_TARGETS += test-web test-web-e2e
@@ -29,5 +30,5 @@ lint-web:
 	@cd web && npx eslint . && npx tsc -b
 
 test-web-e2e: web ## Browser end-to-end tests against the real broker and agents.
-	@echo "==> web e2e (playwright-core, chromium, loco-broker, loco-agent, loco-vncsynth)"
+	@echo "==> web e2e (playwright-core, chromium, loco-broker, loco-agent, loco-vncsynth, PulseAudio, QEMU demo guest)"
 	@cd web && node --test --test-concurrency=1 --test-timeout=1200000 e2e/
