@@ -65,6 +65,10 @@ type Figures struct {
 	QEMU         locov1.QemuState
 	QEMURestarts uint32
 
+	// Loss recovery since the agent started: keyframe requests (PLI, FIR) and NACKs received, the packets the
+	// NACKs asked for, and the packets sent again (RTX copies included).
+	PLIs, FIRs, NACKs, NACKedPackets, Retransmitted uint64
+
 	// InputRejected counts refused input messages by reason ("malformed", "unknown_key", "spectator").
 	InputRejected map[string]uint64
 	InputInjected uint64

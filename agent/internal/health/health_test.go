@@ -117,6 +117,7 @@ func TestServingEndpoints(t *testing.T) {
 	f := good()
 	f.VNCConnected = false
 	f.InputRejected = map[string]uint64{"spectator": 3}
+	f.NACKs, f.Retransmitted = 4, 17
 	m := New(Config{}, func(out *Figures) { *out = f })
 
 	lis := bufconn.Listen(1 << 20)
@@ -170,7 +171,8 @@ func TestServingEndpoints(t *testing.T) {
 		t.Fatalf("/healthz %d %s", code, body)
 	}
 	code, body := get("/metrics")
-	for _, want := range []string{"loco_agent_vnc_fps 30", "loco_agent_verdict 1", `loco_agent_input_rejected_total{reason="spectator"} 3`} {
+	for _, want := range []string{"loco_agent_vnc_fps 30", "loco_agent_verdict 1", `loco_agent_input_rejected_total{reason="spectator"} 3`,
+		"loco_agent_nack_total 4", "loco_agent_retransmitted_packets_total 17"} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Fatalf("/metrics %d lacks %q:\n%s", code, want, body)
 		}

@@ -58,6 +58,17 @@ var descs = []desc{
 		typ: prometheus.CounterValue, get: func(f *Figures, _ *locov1.HealthReport) float64 { return float64(f.AudioPackets) }},
 	{d: prometheus.NewDesc("loco_agent_input_injected_total", "Input events injected into VNC.", nil, nil),
 		typ: prometheus.CounterValue, get: func(f *Figures, _ *locov1.HealthReport) float64 { return float64(f.InputInjected) }},
+	counter("pli_total", "Picture loss indications received from viewers.", func(f *Figures) uint64 { return f.PLIs }),
+	counter("fir_total", "Full intra requests received from viewers.", func(f *Figures) uint64 { return f.FIRs }),
+	counter("nack_total", "NACK messages received from viewers.", func(f *Figures) uint64 { return f.NACKs }),
+	counter("nacked_packets_total", "Video packets viewers asked for again.", func(f *Figures) uint64 { return f.NACKedPackets }),
+	counter("retransmitted_packets_total", "Video packets sent again (RTX copies included).", func(f *Figures) uint64 { return f.Retransmitted }),
+}
+
+// counter describes a counter read from the figures.
+func counter(name, help string, get func(f *Figures) uint64) desc {
+	return desc{d: prometheus.NewDesc("loco_agent_"+name, help, nil, nil), typ: prometheus.CounterValue,
+		get: func(f *Figures, _ *locov1.HealthReport) float64 { return float64(get(f)) }}
 }
 
 var rejectedDesc = prometheus.NewDesc("loco_agent_input_rejected_total", "Input messages dropped, by reason.",

@@ -37,6 +37,8 @@ func (in *Instance) Figures(f *health.Figures) {
 	f.SentBps = w.SentBps
 	f.Viewers = w.Viewers
 	f.RTTms, f.Loss = w.RTTms, w.Loss
+	f.PLIs, f.FIRs, f.NACKs = w.Feedback.PLIs, w.Feedback.FIRs, w.Feedback.NACKs
+	f.NACKedPackets, f.Retransmitted = w.Feedback.NACKedPackets, w.Feedback.Retransmitted
 	is := in.Input.Stats()
 	f.InputInjected = is.Injected
 	f.InputRejected = map[string]uint64{

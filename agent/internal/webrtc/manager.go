@@ -84,7 +84,8 @@ type Stats struct {
 	// SmallSessions is the number of sessions on the half-size layer; SmallTargetBps, its encoder's bitrate
 	// (0 while the layer is stopped).
 	SmallSessions, SmallTargetBps int
-	// Feedback sums the loss-recovery counters of the current sessions.
+	// Feedback sums the loss-recovery counters of every session since the manager started (ended sessions
+	// included, so the counters only grow).
 	Feedback Feedback
 }
 
@@ -128,13 +129,15 @@ type Manager struct {
 
 	layers [2]*layer
 
-	mu         sync.Mutex
-	sessions   map[string]*Session
-	controller *Viewer
-	closed     bool
-	lastScreen Screen
-	lastSent   uint64
-	lastSentAt time.Time
+	mu       sync.Mutex
+	sessions map[string]*Session
+	// pastFeedback holds the loss-recovery counters of sessions that have ended (guarded by mu).
+	pastFeedback Feedback
+	controller   *Viewer
+	closed       bool
+	lastScreen   Screen
+	lastSent     uint64
+	lastSentAt   time.Time
 
 	smallMu sync.Mutex // serializes starting and stopping the small layer
 	smallOn bool
@@ -405,6 +408,7 @@ func (m *Manager) CloseSession(id, reason string) error {
 	m.mu.Lock()
 	s := m.sessions[id]
 	delete(m.sessions, id)
+	m.retire(s)
 	m.mu.Unlock()
 	if s == nil {
 		return fmt.Errorf("%w: %q", ErrUnknownSession, id)
@@ -416,12 +420,23 @@ func (m *Manager) CloseSession(id, reason string) error {
 	return nil
 }
 
+// retire keeps the counters of a session leaving m.sessions (m.mu held; s may be nil).
+func (m *Manager) retire(s *Session) {
+	if s == nil {
+		return
+	}
+	if r := s.resender.Load(); r != nil {
+		m.pastFeedback.add(r.snapshot())
+	}
+}
+
 // sessionEnded removes a session that ended on its own and tells the broker.
 func (m *Manager) sessionEnded(s *Session, reason string) {
 	m.mu.Lock()
 	cur := m.sessions[s.id]
 	if cur == s {
 		delete(m.sessions, s.id)
+		m.retire(s)
 	}
 	m.mu.Unlock()
 	if cur != s {
@@ -560,7 +575,7 @@ func (m *Manager) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := Stats{Sessions: len(m.sessions), TargetBps: m.layers[fullLayer].target,
-		SmallTargetBps: m.layers[smallLayer].target}
+		SmallTargetBps: m.layers[smallLayer].target, Feedback: m.pastFeedback}
 	var rttSum float64
 	var rttN int
 	for _, s := range m.sessions {
@@ -651,6 +666,9 @@ func (m *Manager) Close() {
 	m.closed = true
 	list := m.sessions
 	m.sessions = map[string]*Session{}
+	for _, s := range list {
+		m.retire(s)
+	}
 	m.mu.Unlock()
 	for _, s := range list {
 		s.closePC()

@@ -248,6 +248,14 @@ func testNACKBurst(t *testing.T, rtx, lossy bool, burst uint16) {
 			}
 		}
 	}
+	// The counters outlive the session (they are /metrics counters).
+	if err := m.CloseSession("s", "test over"); err != nil {
+		t.Fatal(err)
+	}
+	if after := m.Stats().Feedback; after.NACKs < fb.NACKs || after.NACKedPackets < fb.NACKedPackets ||
+		after.Retransmitted < fb.Retransmitted {
+		t.Errorf("feedback counters went back from %+v to %+v when the session ended", fb, after)
+	}
 }
 
 // waitUntil polls cond every 20 ms until it is true or ctx ends.
