@@ -52,7 +52,7 @@ type Config struct {
 	EventInterval time.Duration
 	// Ping is the interval of SSE keep-alive comments. Default 15s.
 	Ping time.Duration
-	// WriteTimeout bounds each SSE write; a client that cannot take data for this long is dropped. Default 10s.
+	// WriteTimeout: an SSE client that takes no data for this long is dropped. Default 10s.
 	WriteTimeout time.Duration
 }
 
