@@ -5,8 +5,9 @@
 // Publishing never blocks. A Subscription (gRPC watchers) has a bounded buffer and is dropped when it is full (it
 // reconnects and gets a fresh snapshot). A Feed (SSE clients) queues nothing of its own: feeds read one shared log in
 // which a health-only update replaces the unread previous update of the same instance (feed.go). Health-only changes
-// of an instance are coalesced to at most one event per HealthEvery; state changes are published at once. An agent that attaches for an instance discovery does not know is kept
-// apart (counted and logged) and never becomes an instance until discovery names it.
+// of an instance are coalesced to at most one event per HealthEvery; state changes are published at once. An agent
+// that attaches for an instance discovery does not know is kept apart (counted and logged) and never becomes an
+// instance until discovery names it.
 package registry
 
 import (
