@@ -215,7 +215,7 @@ func TestKubernetes(t *testing.T) {
 		if _, err := admin.CoreV1().Pods(ns).Create(ctx, emulatorPod(ns, 1), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		ev := nextFor(t, evs, "loco-emulator-1", 10*time.Second)
+		ev := nextFor(t, evs, "loco-emulator-1", 30*time.Second)
 		if ev.Type != locov1.EventType_EVENT_TYPE_ADDED || ev.Instance.Workload.Ready || ev.Instance.Ordinal != 1 ||
 			ev.Instance.State != locov1.InstanceState_INSTANCE_STATE_EXPECTED {
 			t.Fatalf("new pending pod: %v", ev)
@@ -227,7 +227,7 @@ func TestKubernetes(t *testing.T) {
 			if err := kubelet(ctx, admin, ns, "loco-emulator-1", true, "10.1.0.11"); err != nil {
 				t.Fatal(err)
 			}
-			ev = nextFor(t, evs, "loco-emulator-1", 10*time.Second)
+			ev = nextFor(t, evs, "loco-emulator-1", 30*time.Second)
 			lat = append(lat, time.Since(start))
 			if !ev.Instance.Workload.Ready || ev.Instance.Workload.Address != "10.1.0.11" || ev.Type != locov1.EventType_EVENT_TYPE_UPDATED {
 				t.Fatalf("round %d: after Ready: %v", i, ev)
@@ -235,7 +235,7 @@ func TestKubernetes(t *testing.T) {
 			if err := kubelet(ctx, admin, ns, "loco-emulator-1", false, "10.1.0.11"); err != nil {
 				t.Fatal(err)
 			}
-			if ev = nextFor(t, evs, "loco-emulator-1", 10*time.Second); ev.Instance.Workload.Ready {
+			if ev = nextFor(t, evs, "loco-emulator-1", 30*time.Second); ev.Instance.Workload.Ready {
 				t.Fatalf("round %d: still ready after losing readiness: %v", i, ev)
 			}
 		}
@@ -245,7 +245,7 @@ func TestKubernetes(t *testing.T) {
 		if err := admin.CoreV1().Pods(ns).Delete(ctx, "loco-emulator-1", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		ev = nextFor(t, evs, "loco-emulator-1", 10*time.Second)
+		ev = nextFor(t, evs, "loco-emulator-1", 30*time.Second)
 		if ev.Type != locov1.EventType_EVENT_TYPE_REMOVED || ev.Instance.State != locov1.InstanceState_INSTANCE_STATE_GONE {
 			t.Fatalf("deleted pod: %v", ev)
 		}
@@ -265,7 +265,7 @@ func TestKubernetes(t *testing.T) {
 		}
 		sick := startAgent(t, agenttest.Config{ID: "loco-emulator-2", Broker: b.grpc, HealthEvery: 100 * time.Millisecond})
 		startAgent(t, agenttest.Config{ID: "loco-emulator-3", Broker: b.grpc, HealthEvery: 100 * time.Millisecond})
-		waitFor(t, 10*time.Second, "both agents healthy", func() bool {
+		waitFor(t, 30*time.Second, "both agents healthy", func() bool {
 			a, _ := b.Registry.Get("loco-emulator-2")
 			c, _ := b.Registry.Get("loco-emulator-3")
 			return a.GetState() == locov1.InstanceState_INSTANCE_STATE_HEALTHY && c.GetState() == locov1.InstanceState_INSTANCE_STATE_HEALTHY
@@ -276,7 +276,7 @@ func TestKubernetes(t *testing.T) {
 		}
 		sick.SetVerdict(locov1.Verdict_VERDICT_UNHEALTHY)
 		sickSince := time.Now()
-		waitFor(t, 15*time.Second, "the unhealthy pod deleted", func() bool {
+		waitFor(t, 30*time.Second, "the unhealthy pod deleted", func() bool {
 			_, err := admin.CoreV1().Pods(ns).Get(ctx, "loco-emulator-2", metav1.GetOptions{})
 			return apierrors.IsNotFound(err)
 		})
@@ -289,7 +289,7 @@ func TestKubernetes(t *testing.T) {
 			}
 		}
 		firstDeleted := time.Now()
-		waitFor(t, 5*time.Second, "an Event on the deleted pod", func() bool {
+		waitFor(t, 30*time.Second, "an Event on the deleted pod", func() bool {
 			return podEvents(t, ctx, admin, ns, "loco-emulator-2", recovery.EventReasonRestarted) == 1
 		})
 
@@ -301,7 +301,7 @@ func TestKubernetes(t *testing.T) {
 		if err := kubelet(ctx, admin, ns, "loco-emulator-2", true, "10.1.0.12"); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 20*time.Second, "the recreated, still unhealthy pod deleted again", func() bool {
+		waitFor(t, 40*time.Second, "the recreated, still unhealthy pod deleted again", func() bool {
 			p, err := admin.CoreV1().Pods(ns).Get(ctx, "loco-emulator-2", metav1.GetOptions{})
 			if err == nil && p.UID == old.UID {
 				t.Fatal("old pod UID seen again")
@@ -310,9 +310,10 @@ func TestKubernetes(t *testing.T) {
 		})
 		restartedAfter := time.Since(firstDeleted)
 		t.Logf("second restart seen %s after the first (back-off 4s)", restartedAfter.Round(10*time.Millisecond))
-		if n := podEvents(t, ctx, admin, ns, "loco-emulator-2", recovery.EventReasonRestarted); n != 2 {
-			t.Errorf("%d restart Events, want 2", n)
-		}
+		// The recovery deletes the pod, then records the Event: the Event may land a moment after the deletion.
+		waitFor(t, 30*time.Second, "a second restart Event on the pod", func() bool {
+			return podEvents(t, ctx, admin, ns, "loco-emulator-2", recovery.EventReasonRestarted) == 2
+		})
 		if restartedAfter < 3500*time.Millisecond {
 			t.Errorf("second restart only %s after the first: back-off (4s) not respected", restartedAfter)
 		}
@@ -333,7 +334,7 @@ func TestKubernetes(t *testing.T) {
 		}, daemon.Options{RecoverInterval: 100 * time.Millisecond})
 		a := startAgent(t, agenttest.Config{ID: "loco-emulator-0", Broker: dry.grpc, HealthEvery: 100 * time.Millisecond})
 		a.SetVerdict(locov1.Verdict_VERDICT_UNHEALTHY)
-		waitFor(t, 15*time.Second, "a dry-run Event", func() bool {
+		waitFor(t, 30*time.Second, "a dry-run Event", func() bool {
 			return podEvents(t, ctx, admin, dns, "loco-emulator-0", recovery.EventReasonDryRun) == 1
 		})
 		time.Sleep(time.Second)
