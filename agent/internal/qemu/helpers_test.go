@@ -112,6 +112,9 @@ func (in *demoInstance) state() (strip.State, error) {
 // waitState waits until the guest's strip satisfies ok and returns it.
 func (in *demoInstance) waitState(t testing.TB, what string, timeout time.Duration, ok func(strip.State) bool) strip.State {
 	t.Helper()
+	// A TCG guest on a shared, loaded 2-core machine can be far slower than on a quiet one: give every wait at least
+	// a minute (it returns as soon as the state is there).
+	timeout = max(timeout, time.Minute)
 	deadline := time.Now().Add(timeout)
 	var last strip.State
 	var lastErr error

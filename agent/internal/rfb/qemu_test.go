@@ -83,7 +83,7 @@ func (q *qemu) screendump(t *testing.T) (int, int, []byte) {
 	if _, err := fmt.Fprintf(conn, "screendump %s\n", path); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if data, err := os.ReadFile(path); err == nil {
 			var w, h, maxv int
@@ -140,7 +140,7 @@ func (q *qemu) traceText() string {
 // waitTrace waits until a trace line contains want.
 func (q *qemu) waitTrace(t *testing.T, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(q.traceText(), want) {
 		if time.Now().After(deadline) {
 			t.Fatalf("qemu trace has no %q:\n%s", want, q.traceText())
