@@ -81,6 +81,18 @@ func TestDemoGuest(t *testing.T) {
 			t.Fatalf("guest pointer at (%d, %d), target (%d, %d)", down.X, down.Y, target[0], target[1])
 		}
 
+		// A burst of motion written at once, faster than the guest drains QEMU's PS/2 queue (four packets): all of
+		// it arrives, none is held back until the next event (rfb.Client.PointerRel's zero-motion flushes).
+		from := in.settled(t)
+		for range 10 {
+			if err := in.vnc.PointerRel(0, 40, -20); err != nil {
+				t.Fatal(err)
+			}
+		}
+		in.waitState(t, "pointer after a burst of motion", 10*time.Second, func(s strip.State) bool {
+			return abs(int(s.X)-int(from.X)-400) <= 2 && abs(int(s.Y)-int(from.Y)+200) <= 2
+		})
+
 		// The click sound: a 3 kHz tick on the PulseAudio monitor (within 30 s: a loaded machine delays the guest).
 		deadline = time.Now().Add(30 * time.Second)
 		var tone, rms float64
@@ -117,10 +129,7 @@ func TestDemoGuest(t *testing.T) {
 	})
 
 	t.Run("reset", func(t *testing.T) {
-		before, err := in.state()
-		if err != nil || before.Keys == 0 || before.Clicks == 0 {
-			t.Fatalf("before the reset: %+v, %v (want keys and clicks from the subtests above)", before, err)
-		}
+		typeKey(t, in, 'r', 0x13, "a key before the reset")
 		if err := in.sup.Reset(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -131,14 +140,7 @@ func TestDemoGuest(t *testing.T) {
 	})
 
 	t.Run("sigkill", func(t *testing.T) {
-		// Type a key so that the guest's state differs from a freshly booted one.
-		if err := in.vnc.Key(true, 'k', 0x25); err != nil {
-			t.Fatal(err)
-		}
-		if err := in.vnc.Key(false, 'k', 0x25); err != nil {
-			t.Fatal(err)
-		}
-		in.waitState(t, "key before the kill", 30*time.Second, func(s strip.State) bool { return s.Keys == 1 })
+		typeKey(t, in, 'k', 0x25, "a key before the kill")
 		st := in.sup.Status()
 		if err := syscall.Kill(st.PID, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -173,6 +175,23 @@ func TestDemoGuest(t *testing.T) {
 			t.Fatalf("Restart after stop: %v, want ErrStopped", err)
 		}
 	})
+}
+
+// typeKey types a key so that the guest's state differs from a freshly booted one (whose key count is 0) and
+// waits until the guest counted it.
+func typeKey(t *testing.T, in *demoInstance, keysym, scancode uint32, what string) {
+	t.Helper()
+	before, err := in.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.vnc.Key(true, keysym, scancode); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.vnc.Key(false, keysym, scancode); err != nil {
+		t.Fatal(err)
+	}
+	in.waitState(t, what, 30*time.Second, func(s strip.State) bool { return s.Keys == before.Keys+1 })
 }
 
 func abs(v int) int {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,6 +73,7 @@ type Stats struct {
 	UpdatesPerSecond float64 // of those, in the last second
 	PixelBytes       uint64  // Raw pixel bytes received
 	Resizes          uint64  // DesktopSize changes
+	RelFlushes       uint64  // zero-motion events sent after relative motion ([Client.PointerRel])
 	LastError        error   // why the last connection (or attempt) ended; nil if none yet
 }
 
@@ -93,6 +95,13 @@ type Client struct {
 	lastErr                                   atomic.Pointer[error]
 
 	changes capture.Notifier
+
+	// Relative pointer motion and the zero-motion events that flush what QEMU holds ([Client.PointerRel]).
+	relMu        sync.Mutex
+	relButtons   uint8       // buttons of the last relative event
+	relFlush     *time.Timer // runs flushRel
+	relFlushStep int         // index into relFlushAfter of the next flush; len(relFlushAfter) when done
+	relFlushes   atomic.Uint64
 
 	dialer func(ctx context.Context) (net.Conn, error) // replaces dialing Addr in tests
 }
@@ -135,6 +144,7 @@ func (c *Client) Stats() Stats {
 		UpdatesPerSecond: c.updates.Rate(),
 		PixelBytes:       c.pixelBytes.Load(),
 		Resizes:          c.resize.Load(),
+		RelFlushes:       c.relFlushes.Load(),
 	}
 	if e := c.lastErr.Load(); e != nil {
 		s.LastError = *e

@@ -50,6 +50,12 @@
 // pointer_event; TestQEMU checks the deltas in QEMU 7.2's input trace); [Client.PointerRel] encodes that. In absolute mode, or for servers without -257, only
 // [Client.PointerAbs] makes sense (package input converts relative motion to absolute then).
 //
+// QEMU's PS/2 mouse queues at most four packets and keeps the motion that did not fit until the next input event
+// (hw/input/ps2.c, ps2_mouse_sync): a burst of motion faster than the guest reads it would leave the guest's cursor
+// short of the user's until the mouse moved again (TestDemoGuest reproduces it: 240 px short after a 10-event
+// burst). So [Client.PointerRel] follows motion with zero-motion events over the next 0.8 s, which make QEMU hand
+// over what it holds.
+//
 // When the server acknowledged ExtendedKeyEvent ([Client.ExtendedKeys]), [Client.Key] sends QEMU message 255/0
 // (down flag u16, keysym u32, key code u32) with the XT scan code, where a 0xE0-prefixed key is 0x80|code (Right
 // Ctrl E0 1D is 0x9D); otherwise it sends a plain RFB KeyEvent with the keysym.

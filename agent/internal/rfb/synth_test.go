@@ -149,22 +149,42 @@ func TestSynthInput(t *testing.T) {
 	c, _ := startClient(t, addr)
 	waitFor(t, 10*time.Second, "relative pointer and extended keys", func() bool { return c.Relative() && c.ExtendedKeys() })
 
+	// check waits for want among the events after the last one checked (zero-motion flushes come in between).
+	seen := 0
 	check := func(want vncsynth.Event) {
 		t.Helper()
 		waitFor(t, 5*time.Second, "event "+want.Kind, func() bool {
 			evs := srv.Events(0)
-			if len(evs) == 0 {
-				return false
+			for i := seen; i < len(evs); i++ {
+				got := evs[i]
+				if got.Kind == want.Kind && got.Buttons == want.Buttons && got.X == want.X && got.Y == want.Y &&
+					got.Down == want.Down && got.Keysym == want.Keysym && got.Scancode == want.Scancode {
+					seen = i + 1
+					return true
+				}
 			}
-			got := evs[len(evs)-1]
-			return got.Kind == want.Kind && got.Buttons == want.Buttons && got.X == want.X && got.Y == want.Y &&
-				got.Down == want.Down && got.Keysym == want.Keysym && got.Scancode == want.Scancode
+			return false
 		})
 	}
 	if err := c.PointerRel(1, -12, 30); err != nil {
 		t.Fatal(err)
 	}
 	check(vncsynth.Event{Kind: vncsynth.KindPointerRel, Buttons: 1, X: -12, Y: 30})
+	// Zero-motion events with the same buttons follow motion, len(relFlushAfter) of them and no more.
+	waitFor(t, 10*time.Second, "the zero-motion flushes", func() bool {
+		return c.Stats().RelFlushes == uint64(len(relFlushAfter))
+	})
+	time.Sleep(2 * relFlushAfter[len(relFlushAfter)-1])
+	if evs := srv.Events(0)[seen:]; len(evs) != len(relFlushAfter) {
+		t.Fatalf("after the motion: %+v, want %d zero-motion events", evs, len(relFlushAfter))
+	} else {
+		for _, ev := range evs {
+			if ev.Kind != vncsynth.KindPointerRel || ev.X != 0 || ev.Y != 0 || ev.Buttons != 1 {
+				t.Fatalf("flush event %+v, want zero motion with button 1 held", ev)
+			}
+		}
+		seen += len(evs)
+	}
 	if err := c.PointerRel(0, 40000, -40000); err != nil { // clamped to what 16 bits can carry
 		t.Fatal(err)
 	}

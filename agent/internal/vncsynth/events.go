@@ -124,3 +124,24 @@ func (j *journal) paintOfStamp(stamp uint16) (Paint, bool) {
 	}
 	return Paint{}, false
 }
+
+// WithoutIdlePointer returns evs without the relative pointer events that carry no motion and no button change:
+// the zero-motion events a QEMU client sends after motion so that QEMU's PS/2 mouse hands over what it holds
+// (rfb.Client.PointerRel). Tests that count input events compare what is left.
+func WithoutIdlePointer(evs []Event) []Event {
+	var out []Event
+	var buttons uint8
+	for _, ev := range evs {
+		switch ev.Kind {
+		case KindPointerRel:
+			if ev.X == 0 && ev.Y == 0 && ev.Buttons == buttons {
+				continue
+			}
+			buttons = ev.Buttons
+		case KindPointerAbs:
+			buttons = ev.Buttons
+		}
+		out = append(out, ev)
+	}
+	return out
+}
