@@ -59,7 +59,7 @@ func (b *fakeBroker) Attach(srv grpc.BidiStreamingServer[locov1.AgentMessage, lo
 // next returns the next message matching pick, skipping others.
 func (s *brokerStream) next(t *testing.T, what string, pick func(*locov1.AgentMessage) bool) *locov1.AgentMessage {
 	t.Helper()
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(90 * time.Second)
 	for {
 		select {
 		case m := <-s.in:
@@ -67,7 +67,7 @@ func (s *brokerStream) next(t *testing.T, what string, pick func(*locov1.AgentMe
 				return m
 			}
 		case <-timeout:
-			t.Fatalf("no %s from the agent", what)
+			t.Fatalf("no %s from the agent within 90 s", what)
 		}
 	}
 }
@@ -110,7 +110,7 @@ func TestAttachToBroker(t *testing.T) {
 	var s *brokerStream
 	select {
 	case s = <-broker.streams:
-	case <-time.After(20 * time.Second):
+	case <-time.After(90 * time.Second):
 		t.Fatal("the agent did not attach")
 	}
 	hello := s.next(t, "hello", func(m *locov1.AgentMessage) bool { return true })
@@ -152,7 +152,7 @@ func TestAttachToBroker(t *testing.T) {
 	if err := v.Accept(ans.GetSdp()); err != nil {
 		t.Fatal(err)
 	}
-	wctx := waitCtx(t, 20*time.Second)
+	wctx := waitCtx(t, 2*time.Minute)
 	if err := v.WaitFor(wctx, func() bool { return len(v.Frames()) >= 3 }); err != nil {
 		t.Fatal("no video after an offer relayed by the broker")
 	}
@@ -206,7 +206,7 @@ func TestAttachToBroker(t *testing.T) {
 	var s3 *brokerStream
 	select {
 	case s3 = <-broker.streams:
-	case <-time.After(20 * time.Second):
+	case <-time.After(90 * time.Second):
 		t.Fatal("the agent did not reattach")
 	}
 	if h := s3.next(t, "hello", func(*locov1.AgentMessage) bool { return true }); h.GetHello() == nil {

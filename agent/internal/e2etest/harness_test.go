@@ -3,6 +3,7 @@ package e2etest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -98,7 +99,7 @@ func connectReq(t testing.TB, in *instance.Instance, req webrtc.OfferRequest) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	req.SDP = offer
 	ans, err := in.WebRTC.Offer(ctx, req)
@@ -111,6 +112,9 @@ func connectReq(t testing.TB, in *instance.Instance, req webrtc.OfferRequest) (*
 	return v, ans
 }
 
+// waitCtx returns a context that ends after d (or when the test ends). The waits under it return as soon as what
+// they wait for happened: d is a bound for a hung path, generous because GStreamer pipelines, Pion peers and QEMU
+// share two cores with other tenants' tests (load average 30 is normal here).
 func waitCtx(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
@@ -130,4 +134,62 @@ func waitKeyFrame(ctx context.Context, v *webrtctest.Viewer, n int, sent time.Ti
 		return false
 	})
 	return got, err
+}
+
+// waitPicture decodes the viewer's frames as they arrive, from the first keyframe at index from or later, until a
+// decoded picture satisfies ok, and returns that picture. ok describes a picture that does not satisfy it; when ctx
+// ends first, the test fails with the last description.
+func waitPicture(ctx context.Context, t *testing.T, v *webrtctest.Viewer, codec encode.Codec, what string, from int,
+	ok func(encode.Picture) (bool, string)) encode.Picture {
+	t.Helper()
+	dec, err := encode.NewDecoder(codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	next, started, last := from, false, "nothing decoded"
+	for {
+		frames := v.Frames()
+		for ; next < len(frames); next++ {
+			if !started && !frames[next].Keyframe {
+				continue
+			}
+			started = true
+			pic, got, err := dec.Decode(frames[next].Data, 5*time.Second)
+			if err != nil {
+				t.Fatalf("%s: frame %d: %v", what, next, err)
+			}
+			if !got {
+				continue
+			}
+			good, desc := ok(pic)
+			if good {
+				return pic
+			}
+			last = fmt.Sprintf("frame %d: %s", next, desc)
+		}
+		n := next
+		if err := v.WaitFor(ctx, func() bool { return len(v.Frames()) > n }); err != nil {
+			t.Fatalf("%s: not seen in %d frames (from frame %d; last decoded %s): %v", what, n, from, last, err)
+		}
+	}
+}
+
+// frozenFrame returns a check for waitPicture: the picture is the server's frozen frame pix (its size and stamp) at
+// minPSNR or more; *psnr gets the PSNR of the frozen frame last decoded.
+func frozenFrame(t *testing.T, pix []byte, w, h int, minPSNR float64, psnr *float64) func(encode.Picture) (bool, string) {
+	t.Helper()
+	want, ok := vncsynth.DecodeStamp(pix, w*4, 4)
+	if !ok {
+		t.Fatal("no stamp in the server's frozen picture")
+	}
+	return func(p encode.Picture) (bool, string) {
+		s, ok := vncsynth.DecodeStamp(p.Pix, p.Width*4, 4)
+		if p.Width != w || p.Height != h || !ok || s != want {
+			return false, fmt.Sprintf("%dx%d with stamp %d (readable %v), want %dx%d with stamp %d", p.Width, p.Height,
+				s, ok, w, h, want)
+		}
+		*psnr = encode.PSNR(p.Pix, pix, w, h)
+		return *psnr >= minPSNR, fmt.Sprintf("the frozen frame at PSNR %.1f dB, want %.0f", *psnr, minPSNR)
+	}
 }

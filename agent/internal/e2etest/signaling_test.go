@@ -63,7 +63,7 @@ func TestDirectWHEP(t *testing.T) {
 	if err := v.Accept(string(answer)); err != nil {
 		t.Fatal(err)
 	}
-	ctx := waitCtx(t, 20*time.Second)
+	ctx := waitCtx(t, 2*time.Minute)
 	if err := v.WaitFor(ctx, func() bool { return len(v.Frames()) >= 3 }); err != nil {
 		t.Fatal("no video over direct WHEP")
 	}
@@ -91,7 +91,7 @@ func TestBadOffersHarmNothing(t *testing.T) {
 	_, addr := startSynth(t, vncsynth.Config{Scene: vncsynth.SceneTown})
 	in := startAgent(t, addr, encode.H264, nil)
 	v, _ := connect(t, in, "good", false)
-	ctx := waitCtx(t, 30*time.Second)
+	ctx := waitCtx(t, 2*time.Minute)
 	if err := v.WaitFor(ctx, func() bool { return len(v.Frames()) >= 3 }); err != nil {
 		t.Fatal(err)
 	}

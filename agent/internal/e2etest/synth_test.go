@@ -2,6 +2,7 @@ package e2etest
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func TestVideoMatchesFramebuffer(t *testing.T) {
 			srv, addr := startSynth(t, vncsynth.Config{Scene: vncsynth.SceneTown, Label: "e2e"})
 			in := startAgent(t, addr, codec, nil)
 			v, _ := connect(t, in, "v1", false)
-			ctx := waitCtx(t, 30*time.Second)
+			ctx := waitCtx(t, 3*time.Minute)
 			if err := v.WaitFor(ctx, func() bool { return len(v.Frames()) >= 30 }); err != nil {
 				t.Fatalf("%d frames: %v", len(v.Frames()), err)
 			}
@@ -94,25 +95,17 @@ func TestVideoMatchesFramebuffer(t *testing.T) {
 			}
 			t.Logf("%s: GCC target %d bit/s", codec, tb)
 
-			// Freeze the scene: the last decoded picture must match the server's picture.
+			// Freeze the scene and ask for a keyframe: the decoded frozen frame (its stamp is the server's last)
+			// must match the server's picture. The first picture of it may be coarse when the congestion controller
+			// holds the bitrate low (a loaded machine); the encoder refines a still picture with every keep-alive
+			// frame, so wait for the match rather than judge the first one.
 			srv.Pause(true)
-			time.Sleep(300 * time.Millisecond)
-			_ = v.SendPLI() // a fresh keyframe of the frozen picture
-			n := len(v.Frames())
-			if err := v.WaitFor(ctx, func() bool { return len(v.Frames()) >= n+1 }); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(200 * time.Millisecond)
 			w, h, pix, _ := srv.Snapshot()
-			pic := decodeAll(t, codec, v.Frames())
-			if pic.Width != w || pic.Height != h {
-				t.Fatalf("decoded %dx%d, server %dx%d", pic.Width, pic.Height, w, h)
-			}
-			psnr := encode.PSNR(pic.Pix, pix, w, h)
-			t.Logf("%s: PSNR %.1f dB over %d frames", codec, psnr, len(v.Frames()))
-			if psnr < 30 {
-				t.Errorf("PSNR %.1f dB < 30", psnr)
-			}
+			n := len(v.Frames())
+			_ = v.SendPLI()
+			var psnr float64
+			waitPicture(ctx, t, v, codec, "the frozen picture after a PLI", n, frozenFrame(t, pix, w, h, 30, &psnr))
+			t.Logf("%s: PSNR %.1f dB after %d frames", codec, psnr, len(v.Frames()))
 		})
 	}
 }
@@ -122,21 +115,17 @@ func TestModeChangeFollows(t *testing.T) {
 	srv, addr := startSynth(t, vncsynth.Config{Scene: vncsynth.SceneTown, Width: 640, Height: 480})
 	in := startAgent(t, addr, encode.H264, nil)
 	v, _ := connect(t, in, "v1", false)
-	ctx := waitCtx(t, 30*time.Second)
+	ctx := waitCtx(t, 2*time.Minute)
 	if err := v.WaitFor(ctx, func() bool { return len(v.Frames()) >= 5 }); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.SetMode(1024, 768); err != nil {
 		t.Fatal(err)
 	}
-	n := len(v.Frames())
-	if err := v.WaitFor(ctx, func() bool { return len(v.Frames()) >= n+10 }); err != nil {
-		t.Fatal(err)
-	}
-	pic := decodeAll(t, encode.H264, v.Frames())
-	if pic.Width != 1024 || pic.Height != 768 {
-		t.Fatalf("after the mode change the viewer decodes %dx%d", pic.Width, pic.Height)
-	}
+	// One decoder through the whole stream, as a browser's: it follows the change to the new size.
+	waitPicture(ctx, t, v, encode.H264, "the new mode in the decoded video", 0, func(p encode.Picture) (bool, string) {
+		return p.Width == 1024 && p.Height == 768, fmt.Sprintf("%dx%d", p.Width, p.Height)
+	})
 	// The status message follows the mode.
 	if err := v.WaitFor(ctx, func() bool {
 		st := v.Statuses()
@@ -153,7 +142,7 @@ func TestKeyFrameOnPLI(t *testing.T) {
 			_, addr := startSynth(t, vncsynth.Config{Scene: vncsynth.SceneStill})
 			in := startAgent(t, addr, codec, nil)
 			v, _ := connect(t, in, "v1", false)
-			ctx := waitCtx(t, 30*time.Second)
+			ctx := waitCtx(t, 2*time.Minute)
 			if err := v.WaitFor(ctx, func() bool { return len(v.Frames()) >= 1 }); err != nil {
 				t.Fatal(err)
 			}
@@ -211,7 +200,7 @@ func TestInputControlAndSpectator(t *testing.T) {
 	if ans2.Controller {
 		t.Fatal("second viewer got control while the first holds it")
 	}
-	ctx := waitCtx(t, 30*time.Second)
+	ctx := waitCtx(t, 2*time.Minute)
 	for _, v := range []*webrtctest.Viewer{ctrl, spec} {
 		if err := v.WaitOpen(ctx); err != nil {
 			t.Fatal(err)
@@ -226,11 +215,10 @@ func TestInputControlAndSpectator(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("spectator statuses %v", spec.Statuses())
 	}
-	// Wait for the RFB side to know the server's pointer mode.
-	if err := ctrl.WaitFor(ctx, func() bool { return in.RFB.Connected() }); err != nil {
-		t.Fatal(err)
+	// Wait for the RFB side to know the server's pointer mode (relative: it announced PointerTypeChange).
+	if err := ctrl.WaitFor(ctx, func() bool { return in.RFB.Connected() && in.RFB.Relative() }); err != nil {
+		t.Fatalf("the agent's VNC client: connected %v, relative pointer %v", in.RFB.Connected(), in.RFB.Relative())
 	}
-	time.Sleep(200 * time.Millisecond)
 	base := len(srv.Events(0))
 
 	// Spectator input and junk first: nothing may arrive.
@@ -247,6 +235,15 @@ func TestInputControlAndSpectator(t *testing.T) {
 	if err := ctrl.DC.SendText("hello"); err != nil {
 		t.Fatal(err)
 	}
+	// The spectator's messages travel on their own connection: wait until the agent has handled (and refused)
+	// them, so that none can still be on its way when the events at the server are counted below.
+	var st input.Stats
+	if err := spec.WaitFor(ctx, func() bool {
+		st = in.Input.Stats()
+		return st.Spectator >= 2 && st.Malformed >= 3
+	}); err != nil {
+		t.Fatalf("input stats %+v: want 2 spectator and at least 3 malformed messages handled", st)
+	}
 	// Then the controller's real input.
 	send(ctrl, input.Encode(nil, input.Event{Type: input.TypeKeyDown, Code: "KeyA"}))
 	send(ctrl, input.Encode(nil, input.Event{Type: input.TypeKeyUp, Code: "KeyA"}))
@@ -259,7 +256,7 @@ func TestInputControlAndSpectator(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("events at the server: %+v", got)
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // nothing more arrives
 	got = vncsynth.WithoutIdlePointer(srv.Events(0)[base:])
 	if len(got) != 3 {
 		t.Fatalf("want exactly the controller's 3 events at the server, got %+v", got)
@@ -273,8 +270,7 @@ func TestInputControlAndSpectator(t *testing.T) {
 	if got[2].Kind != vncsynth.KindPointerRel || got[2].X != 5 || got[2].Y != -3 || got[2].Buttons != 1 {
 		t.Errorf("relative pointer: %+v", got[2])
 	}
-	st := in.Input.Stats()
-	if st.Spectator != 2 || st.Malformed < 3 {
+	if st := in.Input.Stats(); st.Spectator != 2 || st.Malformed < 3 {
 		t.Errorf("input stats %+v: want 2 spectator and at least 3 malformed", st)
 	}
 
@@ -309,7 +305,8 @@ func TestInputControlAndSpectator(t *testing.T) {
 	}
 	st2 := in.WebRTC.Stats()
 	t.Logf("webrtc stats %+v", st2)
-	if st2.Viewers != 2 || st2.Loss != 0 || st2.RTTms > 1000 {
+	// The RTT bound checks the unit (milliseconds of a loopback round trip), not speed: a loaded machine may stall.
+	if st2.Viewers != 2 || st2.Loss != 0 || st2.RTTms > 5000 {
 		t.Errorf("webrtc stats %+v", st2)
 	}
 }
