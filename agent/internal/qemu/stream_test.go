@@ -51,7 +51,7 @@ func TestDemoGuestOverWebRTC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	octx, ocancel := context.WithTimeout(ctx, 20*time.Second)
+	octx, ocancel := context.WithTimeout(ctx, 90*time.Second)
 	ans, err := agent.WebRTC.Offer(octx, webrtc.OfferRequest{SessionID: "s-1", SDP: offer,
 		Viewer: webrtc.Viewer{ID: "v-1", Name: "test"}, WantControl: true})
 	ocancel()
@@ -64,7 +64,7 @@ func TestDemoGuestOverWebRTC(t *testing.T) {
 	if err := v.Accept(ans.SDP); err != nil {
 		t.Fatal(err)
 	}
-	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	wctx, wcancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer wcancel()
 	if err := v.WaitOpen(wctx); err != nil {
 		t.Fatalf("input channel: %v", err)
@@ -102,8 +102,10 @@ func TestDemoGuestOverWebRTC(t *testing.T) {
 		return out
 	}
 	var last strip.State
+	// As waitState: every wait gets at least a minute on a loaded machine, and returns as soon as ok holds.
 	wait := func(what string, timeout time.Duration, ok func(strip.State) bool) strip.State {
 		t.Helper()
+		timeout = max(timeout, time.Minute)
 		deadline := time.Now().Add(timeout)
 		for time.Now().Before(deadline) {
 			for _, st := range seen() {
@@ -127,7 +129,7 @@ func TestDemoGuestOverWebRTC(t *testing.T) {
 
 	first := wait("the guest's state strip", 3*time.Minute, func(strip.State) bool { return true })
 	wait("animation", 30*time.Second, func(s strip.State) bool { return s.Frame > first.Frame+5 })
-	for relDeadline := time.Now().Add(30 * time.Second); !qin.vnc.Relative(); time.Sleep(50 * time.Millisecond) {
+	for relDeadline := time.Now().Add(time.Minute); !qin.vnc.Relative(); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(relDeadline) {
 			t.Fatal("QEMU never announced a relative pointer")
 		}
@@ -182,25 +184,33 @@ func TestDemoGuestOverWebRTC(t *testing.T) {
 		wait(k.code, 10*time.Second, func(s strip.State) bool { return s.Keys == before+1 && s.LastKey == k.key })
 	}
 
-	// The click's 3 kHz tick on the Opus track.
+	// The click's 3 kHz tick on the Opus track (decoded as the packets arrive: a loaded machine delays the guest's
+	// sound card, PulseAudio and the encoder).
 	adec, err := encode.NewAudioDecoder()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer adec.Close()
 	var mono []float64
-	for _, p := range v.Audio()[max(audioAt-5, 0):] {
-		pcm, err := adec.Decode(p.Data, 20*time.Millisecond, 5*time.Second)
-		if err != nil {
-			t.Fatalf("opus decode: %v", err)
+	var tone, rms float64
+	from := max(audioAt-5, 0)
+	for deadline := time.Now().Add(time.Minute); tone < 0.05 && time.Now().Before(deadline); {
+		packets := v.Audio()
+		for _, p := range packets[from:] {
+			pcm, err := adec.Decode(p.Data, 20*time.Millisecond, 5*time.Second)
+			if err != nil {
+				t.Fatalf("opus decode: %v", err)
+			}
+			for i := 0; i+1 < len(pcm); i += 2 {
+				mono = append(mono, float64(pcm[i])/32768)
+			}
 		}
-		for i := 0; i+1 < len(pcm); i += 2 {
-			mono = append(mono, float64(pcm[i])/32768)
-		}
+		from = len(packets)
+		tone, rms = toneLevel(mono, 48000, 3000)
+		time.Sleep(100 * time.Millisecond)
 	}
-	tone, rms := toneLevel(mono, 48000, 3000)
 	t.Logf("click on the WebRTC audio track: 3 kHz amplitude %.3f (RMS %.3f) in %d packets", tone, rms, len(v.Audio())-audioAt)
 	if tone < 0.05 {
-		t.Fatalf("no click sound on the Opus track (3 kHz amplitude %.4f, RMS %.4f)", tone, rms)
+		t.Fatalf("no click sound on the Opus track within a minute (3 kHz amplitude %.4f, RMS %.4f)", tone, rms)
 	}
 }

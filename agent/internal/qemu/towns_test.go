@@ -98,7 +98,7 @@ func TestTowns(t *testing.T) {
 
 	first := world.Hash([]string{"welcome.txt"})
 	for _, tw := range []*town{a, b} {
-		tw.waitWorld(t, tw.sup.Config().Name+" lists the share", 120*time.Second, func(s world.State) bool {
+		tw.waitWorld(t, tw.sup.Config().Name+" lists the share", 4*time.Minute, func(s world.State) bool {
 			return s.Art == world.ArtMounted && s.ArtFiles == 1 && s.ArtHash == first
 		})
 	}
@@ -112,7 +112,7 @@ func TestTowns(t *testing.T) {
 	written := time.Now()
 	both := world.Hash([]string{"welcome.txt", "Station-Sign.bmp"})
 	for _, tw := range []*town{a, b} {
-		tw.waitWorld(t, tw.sup.Config().Name+" sees the new file", 60*time.Second, func(s world.State) bool {
+		tw.waitWorld(t, tw.sup.Config().Name+" sees the new file", 2*time.Minute, func(s world.State) bool {
 			return s.Art == world.ArtMounted && s.ArtFiles == 2 && s.ArtHash == both
 		})
 	}
@@ -124,7 +124,7 @@ func TestTowns(t *testing.T) {
 		other string
 	}{{a, "town-b"}, {b, "town-a"}} {
 		want := world.Hash([]string{c.other})
-		c.tw.waitWorld(t, c.tw.sup.Config().Name+" hears "+c.other, 60*time.Second, func(s world.State) bool {
+		c.tw.waitWorld(t, c.tw.sup.Config().Name+" hears "+c.other, 2*time.Minute, func(s world.State) bool {
 			return s.NetUp && s.Towns == 1 && s.TownsHash == want && s.Heard > 0 && s.Sent > 0
 		})
 	}

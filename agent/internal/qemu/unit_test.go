@@ -163,6 +163,7 @@ func TestWin98BlankDisk(t *testing.T) {
 	if err := s.Restart(ctx); err != nil {
 		t.Fatalf("Restart: %v", err)
 	}
+	deadline = time.Now().Add(60 * time.Second)
 	for st := s.Status(); st.State != StateRunning || st.Restarts != 1 || st.PID == first; st = s.Status() {
 		if time.Now().After(deadline) {
 			t.Fatalf("not running again after Restart: %+v", st)
