@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -68,17 +69,19 @@ func TestRunAgainstSynth(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, o, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute) // GStreamer, VNC and the first frames on a loaded machine
 	for {
 		resp, err := http.Get("http://" + httpAddr + "/healthz")
+		last := fmt.Sprint(err)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				break
 			}
+			last = resp.Status
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/healthz not 200 within 20 s (last %v)", err)
+			t.Fatalf("/healthz not 200 within 2 minutes (last %s)", last)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -101,7 +104,7 @@ func TestRunAgainstSynth(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run: %v", err)
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return within 15 s of the signal")
+	case <-time.After(time.Minute):
+		t.Fatal("run did not return within a minute of the signal")
 	}
 }
