@@ -27,7 +27,7 @@ type Options struct {
 	NodeCPU, NodeMemory, NodePods string
 	// APIServerArgs are appended to kube-apiserver's flags (e.g. "--feature-gates=...").
 	APIServerArgs []string
-	// Timeout bounds the start (default 3 minutes: the machine may be busy).
+	// Timeout bounds the start (default 5 minutes: the machine may be busy; the start returns once all is ready).
 	Timeout time.Duration
 }
 
@@ -62,7 +62,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	timeout := opts.Timeout
 	if timeout == 0 {
-		timeout = 3 * time.Minute
+		timeout = 5 * time.Minute
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+30*time.Minute) // + a possible cold build
 	defer cancel()
@@ -88,7 +88,7 @@ func Launch(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	if opts.Timeout == 0 {
-		opts.Timeout = 3 * time.Minute
+		opts.Timeout = 5 * time.Minute
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
