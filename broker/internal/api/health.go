@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"errors"
 
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/loco-cluster/loco/broker/internal/registry"
 	locov1 "github.com/loco-cluster/loco/proto/loco/v1"
 )
 
@@ -62,10 +64,10 @@ func (h *Health) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_
 		<-stream.Context().Done()
 		return nil
 	}
-	snap, sub := h.reg.Subscribe(watchBuffer)
-	defer sub.Close()
+	latest, feed := h.reg.Follow(watchLimit)
+	defer feed.Close()
 	cur := healthpb.HealthCheckResponse_SERVICE_UNKNOWN
-	for _, ev := range snap {
+	for _, ev := range latest {
 		if ev.Instance.GetId() == id {
 			cur = servingStatus(ev.Instance)
 		}
@@ -73,28 +75,23 @@ func (h *Health) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_
 	if err := stream.Send(&healthpb.HealthCheckResponse{Status: cur}); err != nil {
 		return err
 	}
-	for {
-		select {
-		case <-stream.Context().Done():
+	// The feed hands over every state change of the instance, so no change of serving status is missed.
+	err := follow(stream.Context(), feed, func(ev *registry.Event) error {
+		if ev.Instance.GetId() != id {
 			return nil
-		case ev, ok := <-sub.C():
-			if !ok {
-				return status.Error(codes.Unavailable, "health watch ended; watch again")
-			}
-			if ev.Instance.GetId() != id {
-				continue
-			}
-			next := servingStatus(ev.Instance)
-			if ev.Type == locov1.EventType_EVENT_TYPE_REMOVED {
-				next = healthpb.HealthCheckResponse_SERVICE_UNKNOWN
-			}
-			if next == cur {
-				continue
-			}
-			cur = next
-			if err := stream.Send(&healthpb.HealthCheckResponse{Status: cur}); err != nil {
-				return err
-			}
 		}
+		next := servingStatus(ev.Instance)
+		if ev.Type == locov1.EventType_EVENT_TYPE_REMOVED {
+			next = healthpb.HealthCheckResponse_SERVICE_UNKNOWN
+		}
+		if next == cur {
+			return nil
+		}
+		cur = next
+		return stream.Send(&healthpb.HealthCheckResponse{Status: cur})
+	})
+	if errors.Is(err, errFellBehind) || errors.Is(err, errFeedEnded) {
+		return status.Error(codes.Unavailable, "health watch ended; watch again")
 	}
+	return err
 }

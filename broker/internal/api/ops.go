@@ -20,7 +20,7 @@ import (
 type Registry interface {
 	List() []*locov1.Instance
 	Get(id string) (*locov1.Instance, bool)
-	Subscribe(buffer int) ([]*registry.Event, *registry.Subscription)
+	Follow(limit int) ([]*registry.Event, *registry.Feed)
 }
 
 // Agents finds an instance's Attach stream.
@@ -32,9 +32,6 @@ type Agents interface {
 type Restarter interface {
 	Manual(ctx context.Context, id, reason string) (string, error)
 }
-
-// watchBuffer is how many events a gRPC watcher may fall behind before it is cut off with ResourceExhausted.
-const watchBuffer = 4096
 
 // Ops implements locov1.OpsServer.
 type Ops struct {
@@ -63,31 +60,30 @@ func (o *Ops) GetInstance(_ context.Context, req *locov1.GetInstanceRequest) (*l
 	return &locov1.GetInstanceResponse{Instance: in}, nil
 }
 
-// WatchInstances implements Ops.
+// WatchInstances implements Ops: every instance as a snapshot (EVENT_TYPE_SNAPSHOT at the sequence of the last
+// change before it), then every change in the registry's order. A watcher that reads slowly is not queued a
+// backlog: an update of an instance that it has not been sent yet is replaced by a newer update of that instance in
+// the same state, so sequence numbers increase but may skip, every state change still arrives in order, and the last
+// event of each instance is its current state. One that falls more than watchLimit unsent changes behind is ended
+// with ResourceExhausted (watch again for a fresh snapshot).
 func (o *Ops) WatchInstances(_ *locov1.WatchInstancesRequest, stream locov1.Ops_WatchInstancesServer) error {
-	snap, sub := o.reg.Subscribe(watchBuffer)
-	defer sub.Close()
-	for _, ev := range snap {
-		if err := stream.Send(ev.Proto()); err != nil {
+	latest, feed := o.reg.Follow(watchLimit)
+	defer feed.Close()
+	for _, ev := range latest {
+		msg := &locov1.WatchInstancesResponse{Sequence: feed.Start(), Type: locov1.EventType_EVENT_TYPE_SNAPSHOT,
+			Instance: ev.Instance}
+		if err := stream.Send(msg); err != nil {
 			return err
 		}
 	}
-	for {
-		select {
-		case <-stream.Context().Done():
-			return nil
-		case ev, ok := <-sub.C():
-			if !ok {
-				if sub.Dropped() {
-					return status.Error(codes.ResourceExhausted, "watcher fell behind; watch again")
-				}
-				return status.Error(codes.Unavailable, "broker shutting down")
-			}
-			if err := stream.Send(ev.Proto()); err != nil {
-				return err
-			}
-		}
+	err := follow(stream.Context(), feed, func(ev *registry.Event) error { return stream.Send(ev.Proto()) })
+	switch {
+	case errors.Is(err, errFellBehind):
+		return status.Error(codes.ResourceExhausted, "watcher fell behind; watch again")
+	case errors.Is(err, errFeedEnded):
+		return status.Error(codes.Unavailable, "broker shutting down")
 	}
+	return err
 }
 
 // RestartInstance implements Ops.

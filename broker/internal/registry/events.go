@@ -91,83 +91,22 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 // JSON returns the event as AppendJSON renders it, in a new slice.
 func (e *Event) JSON() []byte { return e.AppendJSON(nil) }
 
-// Subscription receives registry events until it is closed or dropped.
-type Subscription struct {
-	r  *Registry
-	ch chan *Event
-	// dropped is set (under r.mu) when the subscriber fell behind and was cut off.
-	dropped bool
-}
-
-// C delivers events in order. It is closed when the subscription is closed, dropped or the registry stops.
-func (s *Subscription) C() <-chan *Event { return s.ch }
-
-// Dropped reports whether the subscription was cut off because its buffer was full. Valid after C is closed.
-func (s *Subscription) Dropped() bool {
-	s.r.mu.Lock()
-	defer s.r.mu.Unlock()
-	return s.dropped
-}
-
-// Close ends the subscription. It is safe to call more than once.
-func (s *Subscription) Close() {
-	s.r.mu.Lock()
-	defer s.r.mu.Unlock()
-	if _, ok := s.r.subs[s]; ok {
-		delete(s.r.subs, s)
-		close(s.ch)
-		s.r.updateGauges()
-	}
-}
-
-// Subscribe returns the current instances as snapshot events and a subscription for every later change, atomically:
-// no change is missed or seen twice. buffer bounds the events queued for a slow reader; when it overflows the
-// subscription is dropped. (Follow serves readers that may fall behind without queueing per reader.)
-func (r *Registry) Subscribe(buffer int) ([]*Event, *Subscription) {
-	if buffer < 1 {
-		buffer = 1
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	snap := r.snapshotLocked()
-	s := &Subscription{r: r, ch: make(chan *Event, buffer)}
-	r.subs[s] = struct{}{}
-	r.updateGauges()
-	return snap, s
-}
-
-// publish sends one event about e to every subscriber and feed without blocking. Must hold r.mu.
+// publish records one event about e for the feeds without blocking. Must hold r.mu.
 func (r *Registry) publish(e *entry, t locov1.EventType, inst *locov1.Instance) {
 	r.seq++
 	ev := &Event{Seq: r.seq, Type: t, Instance: inst, body: &body{}}
 	if m := r.cfg.Metrics; m != nil {
 		m.Events.WithLabelValues(t.String()).Inc()
 	}
-	for s := range r.subs {
-		select {
-		case s.ch <- ev:
-		default:
-			s.dropped = true
-			delete(r.subs, s)
-			close(s.ch)
-			if m := r.cfg.Metrics; m != nil {
-				m.Dropped.Inc()
-			}
-		}
-	}
 	r.logAppend(e.last, ev)
 	e.last = ev
 }
 
-// closeSubscribers ends every subscription and feed when the registry stops.
-func (r *Registry) closeSubscribers() {
+// closeFeeds ends every feed when the registry stops.
+func (r *Registry) closeFeeds() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.stopped = true
-	for s := range r.subs {
-		delete(r.subs, s)
-		close(s.ch)
-	}
 	for f := range r.feeds {
 		r.endFeed(f, false)
 	}

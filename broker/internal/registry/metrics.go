@@ -12,7 +12,7 @@ type Metrics struct {
 	Instances *prometheus.GaugeVec
 	// Untrusted counts attached agents whose instance discovery does not know.
 	Untrusted prometheus.Gauge
-	// Subscribers counts open subscriptions (SSE clients and gRPC watchers).
+	// Subscribers counts open feeds (SSE clients and gRPC watchers).
 	Subscribers prometheus.Gauge
 	// Events counts published events by type.
 	Events *prometheus.CounterVec
@@ -47,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (r *Registry) updateGauges() {
 	if m := r.cfg.Metrics; m != nil {
 		m.Untrusted.Set(float64(r.untrusted))
-		m.Subscribers.Set(float64(len(r.subs) + len(r.feeds)))
+		m.Subscribers.Set(float64(len(r.feeds)))
 	}
 }
 

@@ -1,13 +1,13 @@
 // Package registry joins what discovery expects with what agents report on their Attach streams, derives each
 // instance's state (expected, attached, healthy, degraded, unhealthy, gone) and publishes every change, in order, to
-// subscribers (the SSE handler and gRPC watchers).
+// subscribers (SSE clients and gRPC watchers), each of which follows a Feed.
 //
-// Publishing never blocks. A Subscription (gRPC watchers) has a bounded buffer and is dropped when it is full (it
-// reconnects and gets a fresh snapshot). A Feed (SSE clients) queues nothing of its own: feeds read one shared log in
-// which a health-only update replaces the unread previous update of the same instance (feed.go). Health-only changes
-// of an instance are coalesced to at most one event per HealthEvery; state changes are published at once. An agent
-// that attaches for an instance discovery does not know is kept apart (counted and logged) and never becomes an
-// instance until discovery names it.
+// Publishing never blocks. A Feed queues nothing of its own: feeds read one shared log in which a health-only update
+// replaces the unread previous update of the same instance (feed.go), so a reader that falls behind gets every state
+// change and the latest figures rather than a backlog, and is dropped only when its unread state changes pile up.
+// Health-only changes of an instance are coalesced to at most one event per HealthEvery; state changes are published
+// at once. An agent that attaches for an instance discovery does not know is kept apart (counted and logged) and never
+// becomes an instance until discovery names it.
 package registry
 
 import (
@@ -68,7 +68,6 @@ type Registry struct {
 	mu        sync.Mutex
 	entries   map[string]*entry
 	seq       uint64
-	subs      map[*Subscription]struct{}
 	untrusted int
 	stopped   bool
 
@@ -104,7 +103,7 @@ type entry struct {
 // New creates an empty registry.
 func New(cfg Config) *Registry {
 	cfg.defaults()
-	return &Registry{cfg: cfg, entries: map[string]*entry{}, subs: map[*Subscription]struct{}{},
+	return &Registry{cfg: cfg, entries: map[string]*entry{},
 		feeds: map[*Feed]struct{}{}, compactAt: minCompact}
 }
 
@@ -115,7 +114,7 @@ func (r *Registry) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			r.closeSubscribers()
+			r.closeFeeds()
 			return nil
 		case <-t.C:
 			r.tick()
@@ -322,22 +321,6 @@ func (r *Registry) listLocked() []*locov1.Instance {
 	out := make([]*locov1.Instance, len(es))
 	for i, e := range es {
 		out[i] = e.published
-	}
-	return out
-}
-
-// snapshotLocked returns a snapshot event for every published instance, in grid order, sharing each instance's
-// encoded JSON with the change that published it.
-func (r *Registry) snapshotLocked() []*Event {
-	es := r.publishedLocked()
-	evs := make([]Event, len(es))
-	out := make([]*Event, len(es))
-	for i, e := range es {
-		evs[i] = Event{Seq: r.seq, Type: locov1.EventType_EVENT_TYPE_SNAPSHOT, Instance: e.published}
-		if e.last != nil && e.last.Instance == e.published {
-			evs[i].body = e.last.body
-		}
-		out[i] = &evs[i]
 	}
 	return out
 }

@@ -43,20 +43,10 @@ func health(v locov1.Verdict, fps float64) *locov1.HealthReport {
 	return &locov1.HealthReport{Verdict: v, VncFps: fps}
 }
 
-// drain returns the events queued on s without blocking.
-func drain(s *Subscription) []*Event {
-	var out []*Event
-	for {
-		select {
-		case ev, ok := <-s.C():
-			if !ok {
-				return out
-			}
-			out = append(out, ev)
-		default:
-			return out
-		}
-	}
+// drain returns the changes f has not handed out yet, without blocking.
+func drain(f *Feed) []*Event {
+	evs, _ := f.Next(nil, 1<<30)
+	return evs
 }
 
 func state(t *testing.T, r *Registry, id string) locov1.InstanceState {
@@ -70,7 +60,7 @@ func state(t *testing.T, r *Registry, id string) locov1.InstanceState {
 
 func TestStates(t *testing.T) {
 	r, c := newTest()
-	_, sub := r.Subscribe(100)
+	_, sub := r.Follow(100)
 	r.Upsert(target("a", 0, false))
 	if s := state(t, r, "a"); s != locov1.InstanceState_INSTANCE_STATE_EXPECTED {
 		t.Fatalf("new target: %s", s)
@@ -169,7 +159,7 @@ func TestHealthCoalescing(t *testing.T) {
 	r.Upsert(target("a", 0, true))
 	r.Attach(1, hello("a"))
 	r.ReportHealth("a", 1, health(locov1.Verdict_VERDICT_HEALTHY, 30))
-	_, sub := r.Subscribe(1000)
+	_, sub := r.Follow(1000)
 	// Ten reports within 900ms: figures change, state does not.
 	for i := range 10 {
 		c.Add(90 * time.Millisecond)
@@ -193,36 +183,47 @@ func TestHealthCoalescing(t *testing.T) {
 	}
 }
 
-func TestSlowSubscriberDropped(t *testing.T) {
-	r, _ := newTest()
-	_, slow := r.Subscribe(4)
-	_, fast := r.Subscribe(1000)
+// TestSlowFeedNeverBlocksPublishing: a reader that takes nothing holds up neither publishing nor other readers, and
+// when it reads at last it still gets every state change, in order.
+func TestSlowFeedNeverBlocksPublishing(t *testing.T) {
+	r, c := newTest()
+	r.Upsert(target("a", 0, true))
+	r.Attach(1, hello("a"))
+	_, slow := r.Follow(1000)
+	_, fast := r.Follow(1000)
+	verdicts := []locov1.Verdict{locov1.Verdict_VERDICT_HEALTHY, locov1.Verdict_VERDICT_DEGRADED}
 	done := make(chan struct{})
+	var got []*Event
 	go func() {
 		for i := range 50 {
-			r.Upsert(target("a", int32(i), true)) // ordinal changes are structural: one event each
+			c.Add(time.Millisecond)
+			r.ReportHealth("a", 1, health(verdicts[i%2], float64(i))) // every report flips the state
+			got = append(got, drain(fast)...)
 		}
 		close(done)
 	}()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("publishing blocked on a subscriber that does not read")
+	case <-time.After(30 * time.Second):
+		t.Fatal("publishing blocked on a feed that does not read")
 	}
-	if n := len(drain(fast)); n != 50 {
-		t.Errorf("fast subscriber got %d events, want 50", n)
-	}
-	got := drain(slow)
-	if _, open := <-slow.C(); open || !slow.Dropped() {
-		t.Fatal("slow subscriber not dropped")
-	}
-	if len(got) != 4 {
-		t.Errorf("slow subscriber got %d events before the drop, want its buffer (4)", len(got))
+	late := drain(slow)
+	for name, evs := range map[string][]*Event{"reading": got, "late": late} {
+		if len(evs) != 50 {
+			t.Fatalf("%s feed got %d state changes, want 50", name, len(evs))
+		}
+		for i, ev := range evs {
+			want := []locov1.InstanceState{locov1.InstanceState_INSTANCE_STATE_HEALTHY,
+				locov1.InstanceState_INSTANCE_STATE_DEGRADED}[i%2]
+			if ev.Instance.State != want || ev.Instance.Health.VncFps != float64(i) || (i > 0 && ev.Seq <= evs[i-1].Seq) {
+				t.Fatalf("%s feed, change %d: %s fps %v seq %d", name, i, ev.Instance.State, ev.Instance.Health.VncFps, ev.Seq)
+			}
+		}
 	}
 	fast.Close()
 	fast.Close()
-	if fast.Dropped() {
-		t.Error("closed subscriber reported as dropped")
+	if fast.Dropped() || slow.Dropped() {
+		t.Error("a closed or slow feed reported as dropped")
 	}
 }
 
@@ -231,14 +232,17 @@ func TestSnapshotIsAtomicAndOrdered(t *testing.T) {
 	for _, id := range []string{"c", "a", "b"} {
 		r.Upsert(target(id, map[string]int32{"a": 0, "b": 1, "c": 2}[id], true))
 	}
-	snap, sub := r.Subscribe(10)
+	snap, sub := r.Follow(10)
 	defer sub.Close()
 	if len(snap) != 3 || snap[0].Instance.Id != "a" || snap[2].Instance.Id != "c" {
 		t.Fatalf("snapshot order wrong: %v", snap)
 	}
+	if sub.Start() != 3 {
+		t.Errorf("snapshot at sequence %d, want 3", sub.Start())
+	}
 	for _, ev := range snap {
-		if ev.Type != locov1.EventType_EVENT_TYPE_SNAPSHOT || ev.Seq != 3 {
-			t.Errorf("snapshot event %s seq %d", ev.Type, ev.Seq)
+		if ev.Type != locov1.EventType_EVENT_TYPE_ADDED || ev.Seq > 3 {
+			t.Errorf("snapshot event %s seq %d, want each instance's latest change", ev.Type, ev.Seq)
 		}
 	}
 	r.Upsert(target("d", 3, true))
