@@ -177,7 +177,8 @@ func waitPicture(ctx context.Context, t *testing.T, v *webrtctest.Viewer, codec 
 
 // frozenFrame returns a check for waitPicture: the picture is the server's frozen frame pix (its size and stamp) at
 // minPSNR or more; *psnr gets the PSNR of the frozen frame last decoded.
-func frozenFrame(t *testing.T, pix []byte, w, h int, minPSNR float64, psnr *float64) func(encode.Picture) (bool, string) {
+func frozenFrame(t *testing.T, pix []byte, w, h int, minPSNR float64,
+	psnr *float64) func(encode.Picture) (bool, string) {
 	t.Helper()
 	want, ok := vncsynth.DecodeStamp(pix, w*4, 4)
 	if !ok {
