@@ -42,8 +42,16 @@ export async function startAgent(env, { vncPort, codec, name, extra = [] }) {
   await waitFor(`${name} /healthz`, async () => {
     if (child.exited) throw new Error(`loco-agent exited (see ${name}.agent.log)`);
     return tcpReadyIn(env.prefix, http, 1000).then(() => true, () => false);
-  }, 30000);
+  }, 120000);
   return { child, http, udp, base: `http://127.0.0.1:${http}` };
+}
+
+/**
+ * playing waits until the page has shown a frame whose stamp it read: the warm-up and the window then measure a
+ * stream that plays, however long a loaded machine took to connect (the smoke run's windows are 1-2 s).
+ */
+async function playing(page) {
+  await waitFor('the first frame with a readable stamp', () => page.evaluate(() => window.bench.samples.length > 0), 120000, 100);
 }
 
 async function measureWindow(env, page, pids, secs) {
@@ -102,6 +110,7 @@ export async function runNoVNC(env, { scene, depth, secs, warmup = 1 }) {
     await page.waitForFunction(() => window.pageReady === true);
     const s = novncSettings[scene];
     await page.evaluate((o) => window.startNoVNC(o), { url: `ws://127.0.0.1:${wsPort}`, ...s });
+    await playing(page);
     await sleep(warmup * 1000);
     // Server side of the baseline: websockify plus the Tight encoding (which a real VNC server does itself).
     const m = await measureWindow(env, page, [srv.ws.pid, srv.tight.pid], secs);
@@ -127,6 +136,7 @@ export async function runWebRTC(env, { scene, depth, codec, secs, warmup = 2, ag
     await page.goto(`${agent.base}/__bench/webrtc.html`);
     await page.waitForFunction(() => window.pageReady === true);
     await page.evaluate((o) => window.connect(o), { url: '/whep', codec });
+    await playing(page);
     await sleep(warmup * 1000);
     const m = await measureWindow(env, page, [agent.child.pid], secs);
     const f = figures(m, synth.paintLog, m.after.transportBytes - m.before.transportBytes);
