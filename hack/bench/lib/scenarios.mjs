@@ -50,7 +50,7 @@ export async function startAgent(env, { vncPort, codec, name, extra = [] }) {
  * playing waits until the page has shown a frame whose stamp it read: the warm-up and the window then measure a
  * stream that plays, however long a loaded machine took to connect (the smoke run's windows are 1-2 s).
  */
-async function playing(page) {
+export async function playing(page) {
   await waitFor('the first frame with a readable stamp', () => page.evaluate(() => window.bench.samples.length > 0), 120000, 100);
 }
 
