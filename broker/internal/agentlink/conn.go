@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	locov1 "github.com/loco-cluster/loco/proto/loco/v1"
 )
@@ -18,17 +19,21 @@ type Conn struct {
 	ctx   context.Context
 	send  chan *locov1.BrokerMessage
 
+	stream locov1.Broker_AttachServer
 	cancel context.CancelCauseFunc
+	// writing is set while a writer goroutine drains send; sendMu keeps two of them from writing at once.
+	writing atomic.Bool
+	sendMu  sync.Mutex
 
 	mu      sync.Mutex
 	pending map[string]chan *locov1.AgentMessage
 	err     error
 }
 
-func newConn(id string, gen uint64, hello *locov1.AgentHello, buf int, ctx context.Context,
-	cancel context.CancelCauseFunc) *Conn {
-	return &Conn{id: id, gen: gen, hello: hello, ctx: ctx, cancel: cancel, send: make(chan *locov1.BrokerMessage, buf),
-		pending: map[string]chan *locov1.AgentMessage{}}
+func newConn(id string, gen uint64, hello *locov1.AgentHello, buf int, stream locov1.Broker_AttachServer,
+	ctx context.Context, cancel context.CancelCauseFunc) *Conn {
+	return &Conn{id: id, gen: gen, hello: hello, ctx: ctx, stream: stream, cancel: cancel,
+		send: make(chan *locov1.BrokerMessage, buf), pending: map[string]chan *locov1.AgentMessage{}}
 }
 
 // ID is the instance id the agent serves.
@@ -47,11 +52,43 @@ func (c *Conn) Done() <-chan struct{} { return c.ctx.Done() }
 func (c *Conn) Send(ctx context.Context, m *locov1.BrokerMessage) error {
 	select {
 	case c.send <- m:
-		return nil
 	case <-c.ctx.Done():
 		return fmt.Errorf("agent %s: %w", c.id, ErrDetached)
 	case <-ctx.Done():
 		return fmt.Errorf("agent %s: queue message: %w", c.id, ctx.Err())
+	}
+	if c.writing.CompareAndSwap(false, true) {
+		go c.write()
+	}
+	return nil
+}
+
+// write sends the queued messages in order until none is left. A failed write ends the stream (and the writing
+// flag stays set: nothing more is written to it); so does the end of the stream, after which nothing is written.
+func (c *Conn) write() {
+	for {
+		for drained := false; !drained; {
+			select {
+			case m := <-c.send:
+				c.sendMu.Lock()
+				err := c.ctx.Err()
+				if err == nil {
+					err = c.stream.Send(m)
+				}
+				c.sendMu.Unlock()
+				if err != nil {
+					c.cancel(fmt.Errorf("%w: %w", errSendFailed, err))
+					return
+				}
+			default:
+				drained = true
+			}
+		}
+		c.writing.Store(false)
+		// A message queued after the drain, while the flag was still set, started no writer: take it here.
+		if len(c.send) == 0 || !c.writing.CompareAndSwap(false, true) {
+			return
+		}
 	}
 }
 

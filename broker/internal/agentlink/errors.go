@@ -15,7 +15,9 @@ var (
 	// ErrUnexpectedReply means the agent answered a request with the wrong kind of message.
 	ErrUnexpectedReply = errors.New("unexpected reply from agent")
 
-	errReplaced = errors.New("replaced by a newer attach")
+	errReplaced   = errors.New("replaced by a newer attach")
+	errClosing    = errors.New("broker shutting down")
+	errSendFailed = errors.New("send to the agent failed")
 )
 
 // AgentError is a failure the agent reported for a request.

@@ -73,8 +73,34 @@ func (h *Hub) Attached() int {
 	return len(h.conns)
 }
 
-// Attach serves one agent stream.
+// Attach serves one agent stream. gRPC's goroutine for the stream only waits here for the end, so its stack stays
+// small; another goroutine reads the agent's messages and does the work they bring (its stack grows to what that
+// takes), and messages to the agent are written by a goroutine that runs only while some are queued (Conn.Send).
+// At a thousand agents that is a few MB of stacks fewer than serving and writing on the stream's goroutine.
 func (h *Hub) Attach(stream locov1.Broker_AttachServer) error {
+	ctx, cancel := context.WithCancelCause(stream.Context())
+	defer cancel(nil)
+	ended := make(chan error, 1)
+	go func() { ended <- h.serve(ctx, cancel, stream) }()
+	select {
+	case err := <-ended:
+		return err
+	case <-h.closing:
+		cancel(errClosing)
+		return status.Error(codes.Unavailable, "broker shutting down")
+	case <-ctx.Done():
+		switch cause := context.Cause(ctx); {
+		case errors.Is(cause, errReplaced):
+			return status.Error(codes.Aborted, "replaced by a newer Attach for the same instance")
+		case errors.Is(cause, errSendFailed):
+			return status.Error(codes.Unavailable, cause.Error())
+		}
+		return status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// serve reads the hello, registers the agent and reads its messages until the stream ends; then it unregisters it.
+func (h *Hub) serve(ctx context.Context, cancel context.CancelCauseFunc, stream locov1.Broker_AttachServer) error {
 	first, err := stream.Recv()
 	if err != nil {
 		return err
@@ -88,11 +114,9 @@ func (h *Hub) Attach(stream locov1.Broker_AttachServer) error {
 	}
 	id := hello.GetInstanceId()
 
-	ctx, cancel := context.WithCancelCause(stream.Context())
-	defer cancel(nil)
 	h.mu.Lock()
 	h.gen++
-	c := newConn(id, h.gen, hello, h.sendBuf, ctx, cancel)
+	c := newConn(id, h.gen, hello, h.sendBuf, stream, ctx, cancel)
 	old := h.conns[id]
 	h.conns[id] = c
 	h.mu.Unlock()
@@ -114,36 +138,23 @@ func (h *Hub) Attach(stream locov1.Broker_AttachServer) error {
 		c.fail(ErrDetached)
 	}()
 
-	recvErr := make(chan error, 1)
-	go func() { recvErr <- h.receive(stream, c) }()
-	for {
-		select {
-		case msg := <-c.send:
-			if err := stream.Send(msg); err != nil {
-				log.Info("agent stream send failed", "err", err)
-				return err
-			}
-		case err := <-recvErr:
-			if errors.Is(err, io.EOF) {
-				log.Info("agent detached")
-				return nil
-			}
-			if status.Code(err) == codes.Canceled {
-				log.Info("agent detached", "err", err)
-				return nil
-			}
-			log.Warn("agent stream failed", "err", err)
-			return err
-		case <-h.closing:
-			return status.Error(codes.Unavailable, "broker shutting down")
-		case <-ctx.Done():
-			if errors.Is(context.Cause(ctx), errReplaced) {
-				log.Info("agent stream replaced by a newer attach")
-				return status.Error(codes.Aborted, "replaced by a newer Attach for the same instance")
-			}
-			return status.FromContextError(ctx.Err()).Err()
-		}
+	err = h.receive(stream, c)
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, errReplaced):
+		log.Info("agent stream replaced by a newer attach")
+		return err
+	case errors.Is(cause, errSendFailed):
+		log.Info("agent stream send failed", "err", cause)
+		return err
+	case errors.Is(err, io.EOF):
+		log.Info("agent detached")
+		return nil
+	case status.Code(err) == codes.Canceled:
+		log.Info("agent detached", "err", err)
+		return nil
 	}
+	log.Warn("agent stream failed", "err", err)
+	return err
 }
 
 // receive reads agent messages until the stream ends.

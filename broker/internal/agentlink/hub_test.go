@@ -3,6 +3,7 @@ package agentlink
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -156,6 +157,35 @@ func TestAttachProtocol(t *testing.T) {
 		if _, err := c3.Control(short, "v"); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("unanswered request: %v, want DeadlineExceeded", err)
 		}
+	})
+
+	t.Run("queued messages reach the agent in order", func(t *testing.T) {
+		s := attach(t, ctx, client, hello("f"))
+		c := waitConn(t, hub, "f", 0)
+		const n = 500
+		go func() {
+			for i := range n {
+				ref := fmt.Sprint(i)
+				m := &locov1.BrokerMessage{Kind: &locov1.BrokerMessage_Screenshot{Screenshot: &locov1.CaptureScreenshot{RequestId: ref}}}
+				if err := c.Send(ctx, m); err != nil {
+					t.Errorf("send %d: %v", i, err)
+					return
+				}
+				if i%50 == 0 {
+					time.Sleep(time.Millisecond) // let the writer drain and stop, then start again
+				}
+			}
+		}()
+		for i := range n {
+			m, err := s.Recv()
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+			if got := m.GetScreenshot().GetRequestId(); got != fmt.Sprint(i) {
+				t.Fatalf("message %d: request %q", i, got)
+			}
+		}
+		_ = s.CloseSend()
 	})
 
 	t.Run("hello twice is refused", func(t *testing.T) {
