@@ -20,7 +20,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -41,8 +40,8 @@ import (
 type Options struct {
 	// HTTPListener and GRPCListener, when set, are used instead of listening on the configured addresses.
 	HTTPListener, GRPCListener net.Listener
-	// KubeClient, when set, is used instead of building one from --kubeconfig or the in-cluster configuration.
-	KubeClient kubernetes.Interface
+	// KubeConfig, when set, is used instead of --kubeconfig or the in-cluster configuration.
+	KubeConfig *rest.Config
 	// Registry tunes the registry (tests shorten the silence limit).
 	Registry registry.Config
 	// RecoverInterval overrides how often recovery examines the registry.
@@ -82,12 +81,9 @@ func Run(ctx context.Context, cfg *config.Broker, opts Options, log *slog.Logger
 	var restarter recovery.Restarter
 	switch cfg.Discovery {
 	case "kubernetes":
-		client := opts.KubeClient
-		if client == nil {
-			var err error
-			if client, err = kubeClient(cfg.Kubeconfig); err != nil {
-				return err
-			}
+		client, err := kubeClient(opts.KubeConfig, cfg.Kubeconfig)
+		if err != nil {
+			return err
 		}
 		source = kube.New(client, cfg.Namespace, cfg.Selector, log.With("component", "discovery"))
 		restarter = recovery.NewPodRestarter(client, reg, reportingInstance(), log.With("component", "recovery"))
@@ -204,23 +200,21 @@ func Run(ctx context.Context, cfg *config.Broker, opts Options, log *slog.Logger
 	return <-errc
 }
 
-func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
-	var rc *rest.Config
+func kubeClient(rc *rest.Config, kubeconfig string) (*kube.Client, error) {
 	var err error
-	if kubeconfig != "" {
+	switch {
+	case rc != nil:
+		rc = rest.CopyConfig(rc)
+	case kubeconfig != "":
 		rc, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
-	} else {
+	default:
 		rc, err = rest.InClusterConfig()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client configuration: %w", err)
 	}
 	rc.UserAgent = "loco-broker"
-	c, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	return c, nil
+	return kube.NewClient(rc)
 }
 
 // reportingInstance names this broker in Kubernetes Events: its pod name (the host name in a pod).

@@ -11,7 +11,6 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/loco-cluster/loco/broker/internal/agentlink"
 	"github.com/loco-cluster/loco/broker/internal/discovery"
@@ -30,17 +29,25 @@ const (
 	EventReasonFailed    = "LocoRestartFailed"
 )
 
+// Kubernetes is the part of the Kubernetes API that a PodRestarter uses (implemented by kube.Client).
+type Kubernetes interface {
+	// DeletePod deletes a pod only if it still has the given UID.
+	DeletePod(ctx context.Context, namespace, name string, uid types.UID) error
+	// CreateEvent records an events.k8s.io/v1 Event.
+	CreateEvent(ctx context.Context, ev *eventsv1.Event) error
+}
+
 // PodRestarter restarts an instance by deleting its pod (with the pod's UID as precondition, so a pod recreated
 // under the same name is never hit) and records a Kubernetes Event on the pod.
 type PodRestarter struct {
-	client   kubernetes.Interface
+	client   Kubernetes
 	targets  Targets
 	log      *slog.Logger
 	instance string
 }
 
 // NewPodRestarter creates a PodRestarter; instance names this broker in Events (its pod name or host name).
-func NewPodRestarter(client kubernetes.Interface, targets Targets, instance string, log *slog.Logger) *PodRestarter {
+func NewPodRestarter(client Kubernetes, targets Targets, instance string, log *slog.Logger) *PodRestarter {
 	return &PodRestarter{client: client, targets: targets, instance: instance, log: log}
 }
 
@@ -55,11 +62,7 @@ func (p *PodRestarter) Restart(ctx context.Context, inst *locov1.Instance, reaso
 		p.event(ctx, t, corev1.EventTypeNormal, EventReasonDryRun, "dry run, would delete the pod: "+reason)
 		return "pod would be deleted (dry run)", nil
 	}
-	uid := types.UID(t.UID)
-	err := p.client.CoreV1().Pods(ns).Delete(ctx, pod, metav1.DeleteOptions{
-		Preconditions: &metav1.Preconditions{UID: &uid},
-	})
-	if err != nil {
+	if err := p.client.DeletePod(ctx, ns, pod, types.UID(t.UID)); err != nil {
 		p.event(ctx, t, corev1.EventTypeWarning, EventReasonFailed, fmt.Sprintf("deleting the pod failed: %v (%s)", err, reason))
 		return "", fmt.Errorf("delete pod %s/%s: %w", ns, pod, err)
 	}
@@ -79,7 +82,7 @@ func (p *PodRestarter) event(ctx context.Context, t discovery.Target, typ, reaso
 		Reason: reason, Note: truncate(note, 1000), Type: typ, Action: "Restart",
 		ReportingController: ReportingController, ReportingInstance: p.instance,
 	}
-	if _, err := p.client.EventsV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+	if err := p.client.CreateEvent(ctx, ev); err != nil {
 		p.log.Error("record event", "pod", t.Workload.GetPod(), "reason", reason, "err", err)
 	}
 }

@@ -12,9 +12,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/loco-cluster/loco/broker/internal/discovery"
@@ -27,24 +24,21 @@ const podIndexLabel = "apps.kubernetes.io/pod-index"
 // Source discovers emulator pods with a shared informer: one LIST, then a WATCH. Every pod that matches the
 // selector is a Target; it is ready when it is Running, Ready and not terminating.
 type Source struct {
-	client    kubernetes.Interface
+	client    *Client
 	namespace string
 	selector  string
 	log       *slog.Logger
 }
 
 // New builds the source for pods in namespace matching the label selector.
-func New(client kubernetes.Interface, namespace, selector string, log *slog.Logger) *Source {
+func New(client *Client, namespace, selector string, log *slog.Logger) *Source {
 	return &Source{client: client, namespace: namespace, selector: selector, log: log}
 }
 
 // Run starts the informer and reports pod changes to sink until ctx is done.
 func (k *Source) Run(ctx context.Context, sink discovery.Sink, synced func()) error {
 	// No resync: a resync would only replay the cache, and every real change arrives by watch.
-	factory := informers.NewSharedInformerFactoryWithOptions(k.client, 0,
-		informers.WithNamespace(k.namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = k.selector }))
-	inf := factory.Core().V1().Pods().Informer()
+	inf := cache.NewSharedIndexInformer(k.client.pods(k.namespace, k.selector), &corev1.Pod{}, 0, cache.Indexers{})
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			if p, ok := obj.(*corev1.Pod); ok {
@@ -69,8 +63,9 @@ func (k *Source) Run(ctx context.Context, sink discovery.Sink, synced func()) er
 	if err != nil {
 		return fmt.Errorf("pod informer handler: %w", err)
 	}
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
+	stopped := make(chan struct{})
+	go func() { inf.Run(ctx.Done()); close(stopped) }()
+	defer func() { <-stopped }()
 	start := time.Now()
 	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
 		if ctx.Err() != nil {
