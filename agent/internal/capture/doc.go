@@ -16,6 +16,11 @@
 // they receive, and its Pix in particular, is valid only during the callback. A consumer that needs the pixels
 // later copies them once, into its own reusable buffer ([Frame.CopyTo]) or straight into an encoder's buffer.
 //
+// Take also hands out the set of rows that changed since the previous Take ([Frame.Rows]: two small changes far
+// apart make a damage union as tall as the picture, not many rows) and that Take's sequence number
+// ([Frame.PrevSeq]), so a consumer that keeps its own converted copy of the picture converts only those rows when it
+// saw the previous frame, and everything when it did not.
+//
 // [Framebuffer.Subscribe] signals changes to a channel (a [Notifier]: non-blocking, coalescing), which is how the
 // pacer wakes up; [Framebuffer.Size], [Framebuffer.Seq] and [Framebuffer.ChangedAt] need no lock.
 //

@@ -30,6 +30,12 @@ type Frame struct {
 	// Damage is the union of the rectangles changed since the previous [Framebuffer.Take] (empty for a
 	// keep-alive). Consumers that encode whole pictures can ignore it.
 	Damage image.Rectangle
+	// Rows is the set of rows changed since the previous [Framebuffer.Take] (a union of rectangles can span the
+	// whole picture when two small changes are far apart; the rows do not). Set by Take only (nil from Peek).
+	Rows *RowSet
+	// PrevSeq is the sequence number of the frame the previous Take returned: Damage and Rows cover the changes
+	// from that frame to this one. A consumer that did not see that frame (it skipped one) must not rely on them.
+	PrevSeq uint64
 	// Changed is when the picture last changed.
 	Changed time.Time
 	// KeepAlive is set by the [Pacer] on a frame sent only because nothing changed for a while.
@@ -66,6 +72,13 @@ type Framebuffer struct {
 	dmu    sync.Mutex      // guards damage (changed by the writer under mu, reset by Take under a read lock)
 	damage image.Rectangle // changed area since the last Take
 	w      Writer          // the single writer handle, reused under mu
+
+	// rows are the rows changed since the last Take, changed by the writer (holding mu) and swapped with taken by
+	// Take (holding mu for reading and tmu, which keeps Takes one at a time).
+	tmu      sync.Mutex
+	rows     RowSet
+	taken    RowSet        // the set the last Take handed out
+	takenSeq atomic.Uint64 // Seq of the last Take
 
 	seq       atomic.Uint64
 	changedNs atomic.Int64
@@ -114,6 +127,8 @@ func (f *Framebuffer) Subscribe(ch chan<- struct{}) (unsubscribe func()) {
 // and resets the damage. Meant for the one consumer that encodes frames (the [Pacer]); others use [Framebuffer.Peek].
 // frame is filled in and passed back to fn so that a caller can reuse one Frame value without allocating.
 func (f *Framebuffer) Take(frame *Frame, fn func(*Frame)) {
+	f.tmu.Lock()
+	defer f.tmu.Unlock()
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	f.fill(frame)
@@ -121,6 +136,10 @@ func (f *Framebuffer) Take(frame *Frame, fn func(*Frame)) {
 	frame.Damage = f.damage
 	f.damage = image.Rectangle{}
 	f.dmu.Unlock()
+	f.rows, f.taken = f.taken, f.rows
+	f.rows.Reset(f.height)
+	frame.Rows = &f.taken
+	frame.PrevSeq = f.takenSeq.Swap(frame.Seq)
 	fn(frame)
 }
 
@@ -133,6 +152,7 @@ func (f *Framebuffer) Peek(frame *Frame, fn func(*Frame)) {
 	f.dmu.Lock()
 	frame.Damage = f.damage
 	f.dmu.Unlock()
+	frame.PrevSeq = f.takenSeq.Load()
 	fn(frame)
 }
 
@@ -142,6 +162,7 @@ func (f *Framebuffer) fill(fr *Frame) {
 	fr.Seq = f.seq.Load()
 	fr.Changed = f.ChangedAt()
 	fr.KeepAlive = false
+	fr.Rows = nil
 }
 
 // BeginWrite locks the framebuffer for writing and returns its writer; call [Writer.End] to unlock. Readers wait
@@ -179,6 +200,7 @@ func (w *Writer) Damage(r image.Rectangle) {
 		return
 	}
 	w.damaged = w.damaged.Union(r)
+	w.f.rows.Add(r.Min.Y, r.Max.Y)
 	w.changed = true
 }
 
@@ -206,6 +228,8 @@ func (w *Writer) Resize(width, height int) error {
 	f.dmu.Lock()
 	f.damage = image.Rectangle{}
 	f.dmu.Unlock()
+	f.rows.Reset(height)
+	f.rows.Add(0, height)
 	w.damaged = image.Rect(0, 0, width, height)
 	w.changed = true
 	return nil

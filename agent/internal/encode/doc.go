@@ -3,12 +3,23 @@
 //
 // # Video
 //
-//	appsrc (BGRx) ! videoconvert ! <encoder> ! capsfilter ! appsink
+//	framebuffer (BGRX) --convert changed rows--> I420 picture --copy changed rows--> appsrc (I420) ! videoconvert !
+//	    <encoder> ! capsfilter ! appsink
 //
-// [Video] implements [capture.Sink]: the pacer hands it a frame under the framebuffer's read lock, WriteFrame copies
-// the pixels once into a GStreamer buffer and pushes it, and returns. appsrc holds at most one frame (max-buffers=1,
-// leaky downstream: a newer frame replaces one the encoder has not started yet); appsink holds at most one encoded
-// frame, which a goroutine pulls at once and hands to [VideoConfig.Output]. Nothing else queues.
+// [Video] implements [capture.Sink]: the pacer hands it a frame under the framebuffer's read lock. WriteFrame keeps
+// an I420 picture of the framebuffer up to date by converting only the bands of rows the frame changed (16 rows at a
+// time, with GStreamer's own converter set up as videoconvert sets it up, so the pixels are exactly videoconvert's);
+// when the encoder did not see the previous frame (the frame's PrevSeq), the whole picture is converted. It then
+// pushes one of a few reused buffers, brought up to date by copying the rows changed since that buffer was last
+// pushed, and returns. So a small change costs a small conversion and a small copy, not a whole-frame conversion and
+// a fresh 2 MB buffer. videoconvert stays in the pipeline and passes I420 through (it converts for a hardware encoder
+// that wants another format). [Video.Push] converts a whole picture. With [VideoConfig.Scale] (the half-size layer) the
+// picture goes in as it is, BGRx, a whole copy per frame: appsrc (BGRx) ! videoscale ! capsfilter ! videoconvert !
+// <encoder>, so the small picture keeps the pixels of scaling before converting.
+//
+// appsrc holds at most one frame (max-buffers=1, leaky downstream: a newer frame replaces one the encoder has not
+// started yet); appsink holds at most one encoded frame, which a goroutine pulls at once and hands to
+// [VideoConfig.Output]. Nothing else queues.
 //
 // Encoders ([Codec]):
 //   - H.264: x264enc tune=zerolatency speed-preset=ultrafast, constrained baseline, byte-stream, no B-frames, one
@@ -21,7 +32,7 @@
 // Keyframes are made only on demand ([Video.ForceKeyFrame], a GStreamer upstream force-key-unit event) and on
 // mode changes (a new frame size sets new caps on appsrc, the encoder renegotiates and starts with a keyframe); the
 // periodic keyframe interval is very long. [Video.SetBitRate] changes the target while playing. Encode time per frame
-// (push to pull) is measured ([Video.Stats]).
+// (push to pull: the colour conversion before the push is not part of it) is measured ([Video.Timings]).
 //
 // The frame path allocates nothing in steady state: pushing and pulling are direct cgo calls, the encoded data is
 // copied into one reused Go buffer that is valid only during the Output call.

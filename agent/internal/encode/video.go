@@ -104,6 +104,12 @@ type Video struct {
 	outH    int
 	lastPTS time.Duration
 	timing  timingProbe
+	// pic is the I420 picture pushed into appsrc, converted from the framebuffer (nil with Scale: BGRX goes to
+	// videoscale). When picSynced it reflects the framebuffer frame picSeq, so the next frame's changed rows are
+	// all that needs converting.
+	pic       *i420
+	picSeq    uint64
+	picSynced bool
 
 	bitrate                                           atomic.Int64
 	framesIn, framesOut, keyFrames, bytes, pushErrors atomic.Uint64
@@ -235,15 +241,23 @@ func (v *Video) Name() string { return v.encName }
 // Codec returns the configured codec.
 func (v *Video) Codec() Codec { return v.cfg.Codec }
 
-// WriteFrame copies the frame into the pipeline. It implements [capture.Sink]; it returns once the pixels are
-// copied, without waiting for the encoder. A frame of a new size renegotiates the caps (and yields a keyframe).
+// WriteFrame converts the frame into the encoder's I420 picture and pushes a copy of it. It implements
+// [capture.Sink]; it returns once the pixels are copied, without waiting for the encoder. Only the rows that changed
+// since the previous frame are converted when this encoder saw that frame. A frame of a new size renegotiates the
+// caps (and yields a keyframe).
 func (v *Video) WriteFrame(f *capture.Frame) error {
-	return v.Push(f.Pix, f.Width, f.Height, f.Stride, time.Now())
+	return v.push(f.Pix, f.Width, f.Height, f.Stride, time.Now(), f)
 }
 
-// Push copies one BGRX picture (stride bytes per row) into the pipeline, stamped with the capture time at. An odd
-// width or height is cropped by one pixel (the encoders need even sizes).
+// Push converts one whole BGRX picture (stride bytes per row) and pushes it into the pipeline, stamped with the
+// capture time at. An odd width or height is cropped by one pixel (the encoders need even sizes).
 func (v *Video) Push(pix []byte, width, height, stride int, at time.Time) error {
+	return v.push(pix, width, height, stride, at, nil)
+}
+
+// push converts pix into the I420 picture (only f's changed rows when the picture reflects f's predecessor; all of
+// it when f is nil) and pushes a copy.
+func (v *Video) push(pix []byte, width, height, stride int, at time.Time, f *capture.Frame) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
@@ -255,33 +269,71 @@ func (v *Video) Push(pix []byte, width, height, stride int, at time.Time) error 
 		return fmt.Errorf("%w: %dx%d", ErrFrameSize, width, height)
 	}
 	if width != v.width || height != v.height {
-		v.outW, v.outH = width, height
-		if v.size != nil {
-			v.outW, v.outH = max(width/v.cfg.Scale&^1, 2), max(height/v.cfg.Scale&^1, 2)
-			caps := gst.NewCapsFromString(fmt.Sprintf("video/x-raw,width=%d,height=%d,pixel-aspect-ratio=1/1",
-				v.outW, v.outH))
-			if err := v.size.SetProperty("caps", caps); err != nil {
-				return fmt.Errorf("%w: scaled caps %dx%d: %w", ErrPipeline, v.outW, v.outH, err)
-			}
+		if err := v.resize(width, height); err != nil {
+			return err
 		}
-		setVideoCaps(v.src, width, height, v.cfg.FPS)
-		if v.width != 0 {
-			v.log.Info("video mode change", "from", fmt.Sprintf("%dx%d", v.width, v.height),
-				"to", fmt.Sprintf("%dx%d", width, height))
-		}
-		v.width, v.height = width, height
 	}
 	pts := at.Sub(v.start)
 	if pts <= v.lastPTS {
 		pts = v.lastPTS + time.Millisecond
 	}
 	v.lastPTS = pts
-	if err := push(v.src, pix, stride, width*capture.BytesPerPixel, height, pts,
-		time.Second/time.Duration(v.cfg.FPS)); err != nil {
+	dur := time.Second / time.Duration(v.cfg.FPS)
+	var err error
+	if v.pic == nil {
+		// Scaled: the BGRX picture goes to videoscale as it is (scaling before the colour conversion keeps the
+		// small picture's pixels what they were).
+		err = push(v.src, pix, stride, width*capture.BytesPerPixel, height, pts, dur)
+	} else {
+		var rows *capture.RowSet
+		if f != nil && v.picSynced && f.PrevSeq == v.picSeq && f.Rows != nil {
+			rows = f.Rows
+		}
+		if err = v.pic.convert(pix, stride, rows); err == nil {
+			v.picSynced = f != nil // a Push's picture is no framebuffer frame
+			if f != nil {
+				v.picSeq = f.Seq
+			}
+			err = v.pic.push(v.src, pts, dur)
+		}
+	}
+	if err != nil {
 		v.pushErrors.Add(1)
 		return err
 	}
 	v.framesIn.Add(1)
+	return nil
+}
+
+// resize prepares a picture of the new (even) size and sets the caps for it; called with mu held.
+func (v *Video) resize(width, height int) error {
+	if v.size == nil {
+		pic, err := newI420(width, height, v.cfg.FPS)
+		if err != nil {
+			return err
+		}
+		v.pic.free()
+		v.pic, v.picSynced = pic, false
+	}
+	v.outW, v.outH = width, height
+	if v.size != nil {
+		v.outW, v.outH = max(width/v.cfg.Scale&^1, 2), max(height/v.cfg.Scale&^1, 2)
+		caps := gst.NewCapsFromString(fmt.Sprintf("video/x-raw,width=%d,height=%d,pixel-aspect-ratio=1/1",
+			v.outW, v.outH))
+		if err := v.size.SetProperty("caps", caps); err != nil {
+			return fmt.Errorf("%w: scaled caps %dx%d: %w", ErrPipeline, v.outW, v.outH, err)
+		}
+	}
+	if v.pic != nil {
+		setI420Caps(v.src, width, height, v.cfg.FPS)
+	} else {
+		setVideoCaps(v.src, width, height, v.cfg.FPS)
+	}
+	if v.width != 0 {
+		v.log.Info("video mode change", "from", fmt.Sprintf("%dx%d", v.width, v.height),
+			"to", fmt.Sprintf("%dx%d", width, height))
+	}
+	v.width, v.height = width, height
 	return nil
 }
 
@@ -379,6 +431,10 @@ func (v *Video) Close() error {
 	v.mu.Unlock()
 	err := v.pipeline.SetState(gst.StateNull)
 	close(v.done)
+	v.mu.Lock()
+	v.pic.free() // pushes are over (closed), and the stopped pipeline holds no buffer
+	v.pic = nil
+	v.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("%w: stop: %w", ErrPipeline, err)
 	}

@@ -160,7 +160,8 @@ func (in *Instance) keyFrame() {
 }
 
 // writeFrame feeds one pacer frame to the full-size encoder (unless every viewer is on the half-size layer) and,
-// while it runs, to the half-size one. Each copies the pixels into its own GStreamer buffer.
+// while it runs, to the half-size one. Each converts the rows that changed into its own I420 picture (all of it after
+// a frame it skipped).
 func (in *Instance) writeFrame(f *capture.Frame) error {
 	var err error
 	if in.WebRTC.FullSizeWanted() {
