@@ -217,7 +217,7 @@ async function startPulse(name, logDir) {
     await waitFor(`${name} socket`, async () => {
       if (proc.exitStatus !== null) throw new Error(`pulseaudio exited (${proc.exitStatus}), see ${logDir}/${name}.log`);
       return accepts();
-    }, 30000, 100);
+    }, 90000, 100);
   } catch (e) {
     await proc.kill();
     rmSync(dir, { recursive: true, force: true });
@@ -289,7 +289,8 @@ export async function startCluster(
   const broker = new Proc("broker", bins.broker, brokerArgs, logDir);
   procs.push(broker);
   const url = `http://127.0.0.1:${http}`;
-  await waitFor("broker /healthz", async () => (await fetch(`${url}/healthz`)).ok, 20000);
+  // Bounds on this shared machine are generous (load averages of 30 happen); each wait returns once it holds.
+  await waitFor("broker /healthz", async () => (await fetch(`${url}/healthz`)).ok, 90000);
   const pulses = [];
   try {
     for (const [k, inst] of instances.entries()) {
@@ -339,7 +340,7 @@ export async function startCluster(
       await broker.kill();
       if (ids) broker.args[broker.args.indexOf("--instances") + 1] = ids.join(",");
       broker.start();
-      await waitFor("broker /healthz after restart", async () => (await fetch(`${url}/healthz`)).ok, 20000);
+      await waitFor("broker /healthz after restart", async () => (await fetch(`${url}/healthz`)).ok, 90000);
     },
     /** exitedProcs names the processes that have exited (for failure messages). */
     exitedProcs() {
