@@ -17,7 +17,8 @@ import (
 func TestLocalOverlayOnKwok(t *testing.T) {
 	rendered := renderAll(t)
 	c := kubetest.Start(t, kubetest.Options{ControllerManager: true, Nodes: 3})
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	// The whole test took 42 s at load average 5; a loaded machine may need several times that.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
 	if err := c.ProvisionVolumes(ctx, 3, "4Gi"); err != nil {
