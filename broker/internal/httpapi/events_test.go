@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -90,11 +91,19 @@ type sseFrame struct {
 	msg *locov1.WatchInstancesResponse
 }
 
-// readFrames parses SSE frames from body into out until the body ends; every frame must be well formed.
+// readFrames parses SSE frames from body into out until the body ends; every frame must be well formed. A line cut
+// short by the end of the stream (the test closing the connection mid-frame) is not a frame. Wait for out to be
+// closed before the test ends.
 func readFrames(t *testing.T, body io.Reader, out chan<- sseFrame, each func()) {
 	defer close(out)
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	sc.Split(func(data []byte, _ bool) (int, []byte, error) {
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			return i + 1, data[:i], nil
+		}
+		return 0, nil, nil // whole lines only
+	})
 	var f sseFrame
 	for sc.Scan() {
 		if each != nil {
@@ -125,13 +134,21 @@ func readFrames(t *testing.T, body io.Reader, out chan<- sseFrame, each func()) 
 	}
 }
 
+// stopReading closes the stream that readFrames reads (with closeStream) and waits until readFrames returned.
+func stopReading(closeStream func() error, frames <-chan sseFrame) {
+	_ = closeStream()
+	for range frames { // drain what is left
+	}
+}
+
 // TestSSELaggingClient: a client that reads slowly while every instance reports health as fast as it can sees
 // ids increase, never an older figure of an instance after a newer one, and ends up with the latest figure of
 // every instance, on a stream that stays open.
 func TestSSELaggingClient(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	metrics := registry.NewMetrics(prometheus.NewRegistry())
-	reg := registry.New(registry.Config{HealthEvery: time.Nanosecond, Tick: 10 * time.Millisecond, Log: log, Metrics: metrics})
+	reg := registry.New(registry.Config{HealthEvery: time.Nanosecond, Tick: 10 * time.Millisecond, SilentAfter: time.Hour,
+		Log: log, Metrics: metrics})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = reg.Run(ctx) }()
@@ -163,6 +180,7 @@ func TestSSELaggingClient(t *testing.T) {
 	}
 	frames := make(chan sseFrame, 16)
 	go readFrames(t, resp.Body, frames, func() { time.Sleep(200 * time.Microsecond) }) // a slow reader
+	t.Cleanup(func() { stopReading(conn.Close, frames) })
 
 	var wg sync.WaitGroup
 	for _, id := range ids {
@@ -232,6 +250,7 @@ func TestSSEOverHTTP2(t *testing.T) {
 	}
 	frames := make(chan sseFrame, 16)
 	go readFrames(t, resp.Body, frames, nil)
+	t.Cleanup(func() { stopReading(resp.Body.Close, frames) })
 	wait := func(what string) sseFrame {
 		t.Helper()
 		select {
