@@ -49,7 +49,7 @@ type Hub struct {
 
 // NewHub creates a Hub reporting to reg.
 func NewHub(reg Registry, log *slog.Logger) *Hub {
-	return &Hub{reg: reg, log: log, sendBuf: 64, conns: map[string]*Conn{}, closing: make(chan struct{})}
+	return &Hub{reg: reg, log: log, sendBuf: 16, conns: map[string]*Conn{}, closing: make(chan struct{})}
 }
 
 // Close ends every Attach stream with Unavailable (the broker is stopping; agents re-attach elsewhere or later).

@@ -36,8 +36,12 @@ const frameTail = "}\n\n"
 // trip, the health of about 2,000 instances a second.
 const sendBuffer = 128 << 10
 
-// groupSize is how many events go into one write to a client.
-const groupSize = 16
+// groupSize is how many events go into one write to a client: 2*groupSize+1 pieces, which fit the 32 iovecs that
+// the poller keeps per connection after its first writev (one more would double them).
+const groupSize = 15
+
+// frameRoom is the scratch room for one frame's head and tail (about 100 bytes).
+const frameRoom = 112
 
 // events streams registry changes as Server-Sent Events (docs/api.md). Each client follows a registry Feed and is
 // written to at most once per EventInterval: each write carries the changes since the previous one, where a newer
@@ -175,14 +179,13 @@ type sseOut struct {
 // group is one write's worth of frames.
 type group struct {
 	scratch []byte
-	ends    []int    // ends[i]: where the scratch piece before bodies[i] ends
-	bodies  [][]byte // shared, never modified
-	bufs    net.Buffers
+	ends    []int       // ends[i]: where the scratch piece before the i-th body ends
+	bufs    net.Buffers // each frame's scratch piece (filled in by flush) and body (shared, never modified)
 }
 
 var groupPool = sync.Pool{New: func() any {
-	return &group{scratch: make([]byte, 0, groupSize*160), ends: make([]int, 0, groupSize),
-		bodies: make([][]byte, 0, groupSize), bufs: make(net.Buffers, 0, 2*groupSize+1)}
+	return &group{scratch: make([]byte, 0, groupSize*frameRoom), ends: make([]int, 0, groupSize),
+		bufs: make(net.Buffers, 0, 2*groupSize+1)}
 }}
 
 // startSSE sends the response header, on a hijacked connection when the server allows it.
@@ -248,7 +251,7 @@ func (o *sseOut) frame(seq uint64, t locov1.EventType, body []byte) {
 	g := o.group()
 	g.scratch = appendFrameHead(g.scratch, seq, t)
 	g.ends = append(g.ends, len(g.scratch))
-	g.bodies = append(g.bodies, body)
+	g.bufs = append(g.bufs, nil, body)
 	o.open = true
 }
 
@@ -260,7 +263,7 @@ func (o *sseOut) endFrame() {
 }
 
 // full reports a group ready to be written.
-func (o *sseOut) full() bool { return o.g != nil && len(o.g.bodies) >= groupSize }
+func (o *sseOut) full() bool { return o.g != nil && len(o.g.ends) >= groupSize }
 
 // flush writes what was added and gives the group back. After the first error it writes nothing and keeps
 // returning that error.
@@ -275,10 +278,10 @@ func (o *sseOut) flush() error {
 	if o.err != nil || len(g.scratch) == 0 {
 		return o.err
 	}
-	bufs := g.bufs[:0]
+	bufs := g.bufs
 	from := 0
 	for i, end := range g.ends {
-		bufs = append(bufs, g.scratch[from:end], g.bodies[i])
+		bufs[2*i] = g.scratch[from:end]
 		from = end
 	}
 	if from < len(g.scratch) {
@@ -309,12 +312,10 @@ func (o *sseOut) flush() error {
 
 // release empties g (dropping its references to shared bytes) and returns it to the pool.
 func (g *group) release() {
-	if cap(g.scratch) > 4*groupSize*160 || cap(g.ends) > 4*groupSize { // grown by a huge snapshot group: drop it
+	if cap(g.scratch) > 4*groupSize*frameRoom || cap(g.ends) > 4*groupSize { // grown by a huge group: drop it
 		return
 	}
 	g.scratch, g.ends = g.scratch[:0], g.ends[:0]
-	clear(g.bodies[:cap(g.bodies)])
-	g.bodies = g.bodies[:0]
 	clear(g.bufs[:cap(g.bufs)])
 	g.bufs = g.bufs[:0]
 	groupPool.Put(g)

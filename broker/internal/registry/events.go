@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"strconv"
 	"sync"
 
@@ -55,13 +56,25 @@ func marshalInstance(in *locov1.Instance) []byte {
 	if in == nil {
 		return []byte("null")
 	}
-	b, err := JSONMarshal.Marshal(in)
+	// Encode into a pooled buffer and keep an exact copy: the encoder's own growing buffer would be garbage several
+	// times the size of the result, a thousand times a second at a thousand instances.
+	buf := encodeBuffers.Get().(*[]byte)
+	defer encodeBuffers.Put(buf)
+	b, err := JSONMarshal.MarshalAppend((*buf)[:0], in)
+	if cap(b) <= maxEncodeBuffer {
+		*buf = b
+	}
 	if err != nil {
 		// Only invalid UTF-8 in a string field can fail; agents send arbitrary strings, so degrade visibly.
 		return []byte("null")
 	}
-	return b
+	return bytes.Clone(b)
 }
+
+// encodeBuffers holds scratch buffers for marshalInstance; one that grew past maxEncodeBuffer is not kept.
+var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxEncodeBuffer = 64 << 10
 
 // AppendJSONHead appends the beginning of a WatchInstancesResponse in JSON, up to its instance:
 // {"sequence":"42","type":"EVENT_TYPE_UPDATED","instance": — followed by an InstanceJSON and "}", it is the message

@@ -11,9 +11,11 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -333,12 +335,12 @@ func (r *Registry) publishedLocked() []*entry {
 			out = append(out, e)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i].published, out[j].published
-		if a.Ordinal != b.Ordinal {
-			return a.Ordinal < b.Ordinal
+	slices.SortFunc(out, func(x, y *entry) int {
+		a, b := x.published, y.published
+		if c := cmp.Compare(a.Ordinal, b.Ordinal); c != 0 {
+			return c
 		}
-		return a.Id < b.Id
+		return strings.Compare(a.Id, b.Id)
 	})
 	return out
 }
