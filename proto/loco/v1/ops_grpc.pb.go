@@ -39,7 +39,11 @@ type OpsClient interface {
 	// GetInstance returns one instance; NotFound for an unknown id.
 	GetInstance(ctx context.Context, in *GetInstanceRequest, opts ...grpc.CallOption) (*GetInstanceResponse, error)
 	// WatchInstances streams a snapshot of every instance, then every change in
-	// the order the registry made it, until the client goes away.
+	// the order the registry made it, until the client goes away. A client that
+	// reads slowly is not sent a backlog: an update of an instance not sent yet
+	// is replaced by a newer update of that instance in the same state, so
+	// sequences may skip but every state change arrives, in order. One that
+	// falls thousands of changes behind is ended with RESOURCE_EXHAUSTED.
 	WatchInstances(ctx context.Context, in *WatchInstancesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchInstancesResponse], error)
 	// RestartInstance restarts an instance: the pod is deleted in Kubernetes,
 	// QEMU is restarted by its agent in local mode.
@@ -129,7 +133,11 @@ type OpsServer interface {
 	// GetInstance returns one instance; NotFound for an unknown id.
 	GetInstance(context.Context, *GetInstanceRequest) (*GetInstanceResponse, error)
 	// WatchInstances streams a snapshot of every instance, then every change in
-	// the order the registry made it, until the client goes away.
+	// the order the registry made it, until the client goes away. A client that
+	// reads slowly is not sent a backlog: an update of an instance not sent yet
+	// is replaced by a newer update of that instance in the same state, so
+	// sequences may skip but every state change arrives, in order. One that
+	// falls thousands of changes behind is ended with RESOURCE_EXHAUSTED.
 	WatchInstances(*WatchInstancesRequest, grpc.ServerStreamingServer[WatchInstancesResponse]) error
 	// RestartInstance restarts an instance: the pod is deleted in Kubernetes,
 	// QEMU is restarted by its agent in local mode.
