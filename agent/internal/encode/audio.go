@@ -38,7 +38,7 @@ type Audio struct {
 	bytes    atomic.Uint64
 	lastDB   atomic.Uint64 // math.Float64bits of the latest level
 	levelMu  sync.Mutex
-	done     chan struct{}
+	wake     *pullWakeups
 	closed   sync.Once
 	pullDone chan struct{}
 }
@@ -82,7 +82,7 @@ func NewAudio(cfg AudioConfig) (*Audio, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrPipeline, desc, err)
 	}
-	a := &Audio{cfg: cfg, pipeline: p, done: make(chan struct{}), pullDone: make(chan struct{})}
+	a := &Audio{cfg: cfg, pipeline: p, pullDone: make(chan struct{})}
 	a.lastDB.Store(math.Float64bits(-100))
 	if a.sink, err = p.GetElementByName("sink"); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrPipeline, err)
@@ -106,8 +106,12 @@ func NewAudio(cfg AudioConfig) (*Audio, error) {
 		return nil, fmt.Errorf("%w: start audio (PulseAudio %q, source %q): %s", ErrPipeline, cfg.Server,
 			cfg.Device, msg)
 	}
+	if a.wake, err = watch(p, a.sink, cfg.Logger.With("pipeline", "audio")); err != nil {
+		_ = p.SetState(gst.StateNull)
+		a.level.free()
+		return nil, err
+	}
 	go a.pullLoop()
-	go watchBus(p, cfg.Logger.With("pipeline", "audio"), a.done)
 	return a, nil
 }
 
@@ -121,14 +125,12 @@ func popError(p *gst.Pipeline) string {
 
 func (a *Audio) pullLoop() {
 	defer close(a.pullDone)
-	var s pulled
-	for s.pull(a.sink) {
+	a.wake.pullEach(a.sink, func(s *pulled) {
 		data := s.data()
 		a.packets.Add(1)
 		a.bytes.Add(uint64(len(data)))
 		a.cfg.Output(Sample{Data: data, PTS: s.pts(), Keyframe: true})
-		s.release()
-	}
+	})
 }
 
 // FrameDuration returns the Opus frame duration.
@@ -160,7 +162,7 @@ func (a *Audio) Close() error {
 	var err error
 	a.closed.Do(func() {
 		err = a.pipeline.SetState(gst.StateNull)
-		close(a.done)
+		a.wake.close()
 		<-a.pullDone
 		a.levelMu.Lock()
 		a.level.free()

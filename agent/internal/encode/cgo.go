@@ -77,7 +77,8 @@ static int loco_fill(loco_pulled *p) {
 	return 1;
 }
 
-// loco_try_pull is loco_pull with a timeout in nanoseconds; 0 on timeout, EOS or stop.
+// loco_try_pull waits up to timeout (nanoseconds) for a sample: 1 with the buffer mapped (release it with
+// loco_release), 2 for a sample that could not be mapped, 0 on timeout, EOS or stop.
 static int loco_try_pull(GstElement *sink, loco_pulled *p, GstClockTime timeout) {
 	p->sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), timeout);
 	if (p->sample == NULL) return 0;
@@ -91,14 +92,6 @@ static GstFlowReturn loco_push_bytes(GstElement *src, const guint8 *data, gsize 
 	gst_buffer_fill(buf, 0, data, n);
 	GST_BUFFER_PTS(buf) = pts;
 	return gst_app_src_push_buffer(GST_APP_SRC(src), buf);
-}
-
-// loco_pull blocks until appsink has a sample (1) or is at EOS / stopped (0). On 1 the buffer is mapped; release it
-// with loco_release.
-static int loco_pull(GstElement *sink, loco_pulled *p) {
-	p->sample = gst_app_sink_pull_sample(GST_APP_SINK(sink));
-	if (p->sample == NULL) return 0;
-	return loco_fill(p);
 }
 
 static void loco_release(loco_pulled *p) {
@@ -282,19 +275,6 @@ func forceKeyUnit(sink *gst.Element) bool { return C.loco_force_key_unit(elemPtr
 
 // pulled is one sample pulled from an appsink.
 type pulled struct{ p C.loco_pulled }
-
-// pull blocks for the next sample; ok is false at EOS or when the pipeline stops. A sample that cannot be mapped is
-// skipped.
-func (s *pulled) pull(sink *gst.Element) (ok bool) {
-	for {
-		switch C.loco_pull(elemPtr(sink), &s.p) {
-		case 0:
-			return false
-		case 1:
-			return true
-		}
-	}
-}
 
 // data returns the mapped bytes, valid until release.
 func (s *pulled) data() []byte {

@@ -19,7 +19,10 @@
 //
 // appsrc holds at most one frame (max-buffers=1, leaky downstream: a newer frame replaces one the encoder has not
 // started yet); appsink holds at most one encoded frame, which a goroutine pulls at once and hands to
-// [VideoConfig.Output]. Nothing else queues.
+// [VideoConfig.Output]. Nothing else queues. The goroutine waits for a frame in Go's poller (appsink's callback writes
+// a byte into a pipe), not in a blocking cgo call; the bus is watched the same way. A goroutine blocked in C makes
+// the Go runtime's sysmon thread poll every 20 µs for a while whenever it takes that goroutine's P back, which was a
+// good part of the agent's CPU on a still screen.
 //
 // Encoders ([Codec]):
 //   - H.264: x264enc tune=zerolatency speed-preset=ultrafast, constrained baseline, byte-stream, no B-frames, one

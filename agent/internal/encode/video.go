@@ -115,7 +115,7 @@ type Video struct {
 	framesIn, framesOut, keyFrames, bytes, pushErrors atomic.Uint64
 	timings                                           Timings
 
-	done chan struct{}
+	wake *pullWakeups
 }
 
 // HardwareH264 returns the name of a hardware H.264 encoder element GStreamer has, or "".
@@ -200,8 +200,7 @@ func NewVideo(cfg VideoConfig) (*Video, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrPipeline, desc, err)
 	}
-	v := &Video{cfg: cfg, log: cfg.Logger.With("encoder", name), pipeline: pipeline, encName: name,
-		done: make(chan struct{})}
+	v := &Video{cfg: cfg, log: cfg.Logger.With("encoder", name), pipeline: pipeline, encName: name}
 	if v.src, err = pipeline.GetElementByName("src"); err != nil {
 		return nil, fmt.Errorf("%w: appsrc: %w", ErrPipeline, err)
 	}
@@ -230,8 +229,11 @@ func NewVideo(cfg VideoConfig) (*Video, error) {
 		return nil, fmt.Errorf("%w: start: %w", ErrPipeline, err)
 	}
 	v.start = time.Now()
-	go v.pullLoop()
-	go watchBus(pipeline, v.log, v.done)
+	if v.wake, err = watch(pipeline, v.sink, v.log); err != nil {
+		_ = pipeline.SetState(gst.StateNull)
+		return nil, err
+	}
+	go v.wake.pullEach(v.sink, v.output)
 	return v, nil
 }
 
@@ -401,23 +403,20 @@ func (v *Video) Stats() VideoStats {
 // Timings returns the encode-time recorder (mean and p95 per interval).
 func (v *Video) Timings() *Timings { return &v.timings }
 
-func (v *Video) pullLoop() {
-	var s pulled
-	for s.pull(v.sink) {
-		took, _ := v.timing.lookup(s.pts())
-		data := s.data()
-		key := s.keyframe()
-		v.framesOut.Add(1)
-		v.bytes.Add(uint64(len(data)))
-		if key {
-			v.keyFrames.Add(1)
-		}
-		if took > 0 {
-			v.timings.Add(took)
-		}
-		v.cfg.Output(Sample{Data: data, PTS: s.pts(), Keyframe: key, EncodeTime: took})
-		s.release()
+// output hands one encoded frame to Output.
+func (v *Video) output(s *pulled) {
+	took, _ := v.timing.lookup(s.pts())
+	data := s.data()
+	key := s.keyframe()
+	v.framesOut.Add(1)
+	v.bytes.Add(uint64(len(data)))
+	if key {
+		v.keyFrames.Add(1)
 	}
+	if took > 0 {
+		v.timings.Add(took)
+	}
+	v.cfg.Output(Sample{Data: data, PTS: s.pts(), Keyframe: key, EncodeTime: took})
 }
 
 // Close stops the pipeline and waits for the pull goroutine.
@@ -430,7 +429,7 @@ func (v *Video) Close() error {
 	v.closed = true
 	v.mu.Unlock()
 	err := v.pipeline.SetState(gst.StateNull)
-	close(v.done)
+	v.wake.close()
 	v.mu.Lock()
 	v.pic.free() // pushes are over (closed), and the stopped pipeline holds no buffer
 	v.pic = nil
@@ -450,28 +449,4 @@ func Init() { initOnce.Do(func() { gst.Init(nil) }) }
 func Version() string {
 	Init()
 	return gstVersion()
-}
-
-// watchBus logs the pipeline's errors and warnings until done closes.
-func watchBus(p *gst.Pipeline, log *slog.Logger, done <-chan struct{}) {
-	bus := p.GetPipelineBus()
-	for {
-		select {
-		case <-done:
-			return
-		default:
-		}
-		msg := bus.TimedPopFiltered(gst.ClockTime(200*time.Millisecond), gst.MessageError|gst.MessageWarning)
-		if msg == nil {
-			continue
-		}
-		switch msg.Type() {
-		case gst.MessageError:
-			gerr := msg.ParseError()
-			log.Error("gstreamer error", "err", gerr.Error(), "debug", gerr.DebugString())
-		case gst.MessageWarning:
-			gerr := msg.ParseWarning()
-			log.Warn("gstreamer warning", "err", gerr.Error(), "debug", gerr.DebugString())
-		}
-	}
 }
