@@ -57,7 +57,7 @@ func TestRunTwoInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	// QEMU's restart back-off, a TCG boot and the health verdict, on a loaded machine.
-	restartDeadline := time.Now().Add(4 * time.Minute)
+	restartDeadline := time.Now().Add(6 * time.Minute)
 	for {
 		body := getInstance(t, r.port, "loco-1")
 		if strings.Contains(body, `"qemuRestarts":1`) && strings.Contains(body, `"qemu":"QEMU_STATE_RUNNING"`) &&
@@ -121,7 +121,7 @@ func startRun(t *testing.T, n int, env ...string) *run {
 	r.cmd = exec.Command(filepath.Join(root, "hack/run"))
 	r.cmd.Env = append(append(os.Environ(), "N="+strconv.Itoa(n), "PORT="+strconv.Itoa(r.port),
 		"GRPC_PORT="+strconv.Itoa(freePort(t)), "AGENT_PORT_BASE="+strconv.Itoa(freePortRange(t, 3*n)),
-		"HEALTH_TIMEOUT=360", "KEEP_LOGS=0"), env...)
+		"HEALTH_TIMEOUT=600", "KEEP_LOGS=0"), env...)
 	out, err := r.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -127,7 +127,7 @@ func TestDemoGuestOverWebRTC(t *testing.T) {
 		}
 	}
 
-	first := wait("the guest's state strip", 3*time.Minute, func(strip.State) bool { return true })
+	first := wait("the guest's state strip", 5*time.Minute, func(strip.State) bool { return true })
 	wait("animation", 30*time.Second, func(s strip.State) bool { return s.Frame > first.Frame+5 })
 	for relDeadline := time.Now().Add(time.Minute); !qin.vnc.Relative(); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(relDeadline) {

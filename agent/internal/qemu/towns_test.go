@@ -98,7 +98,7 @@ func TestTowns(t *testing.T) {
 
 	first := world.Hash([]string{"welcome.txt"})
 	for _, tw := range []*town{a, b} {
-		tw.waitWorld(t, tw.sup.Config().Name+" lists the share", 4*time.Minute, func(s world.State) bool {
+		tw.waitWorld(t, tw.sup.Config().Name+" lists the share", 6*time.Minute, func(s world.State) bool {
 			return s.Art == world.ArtMounted && s.ArtFiles == 1 && s.ArtHash == first
 		})
 	}
