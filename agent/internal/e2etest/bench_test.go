@@ -148,7 +148,8 @@ func measureAgent(b *testing.B, agentBin, synthBin, codec, scene string, queries
 		"--grpc-listen", freeAddr(b), "--ice-udp-port", "0", "--ice-tcp-port", "0", "--direct-whep",
 		"--allow-loopback", "--audio", "off")
 	base := "http://" + httpAddr
-	deadline := time.Now().Add(20 * time.Second)
+	// Two minutes: a loaded shared machine delays the agent's first frame (it returns as soon as /healthz is 200).
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if resp, err := http.Get(base + "/healthz"); err == nil {
 			resp.Body.Close()
