@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"image"
@@ -119,6 +120,7 @@ type recorder struct {
 	frames     int
 	keepAlives int
 	last       []byte
+	firsts     []byte // first byte of each delivered frame
 }
 
 func (r *recorder) WriteFrame(f *Frame) error {
@@ -129,7 +131,17 @@ func (r *recorder) WriteFrame(f *Frame) error {
 		r.keepAlives++
 	}
 	r.last = f.CopyTo(r.last)
+	if len(r.last) > 0 {
+		r.firsts = append(r.firsts, r.last[0])
+	}
 	return nil
+}
+
+// delivered returns the first byte of every frame delivered so far.
+func (r *recorder) delivered() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]byte(nil), r.firsts...)
 }
 
 func (r *recorder) counts() (int, int) {
@@ -225,6 +237,40 @@ func TestPacerDoesNotSpaceFrames(t *testing.T) {
 	}
 	if n, _ := rec.counts(); n-start > 4 {
 		t.Fatalf("%d frames for 20 changes in 1.5 s at 1 fps", n-start)
+	}
+}
+
+// TestPacerHeldChangeGivesWayToNewer: a change that finds no token is held, and when its token comes it still waits
+// (up to 1.5 intervals from its arrival) for a newer change, which goes out in its place the moment it arrives;
+// with no newer change the held one goes out after that. Sending the held change when its token came would lock a
+// source running at the cap to the bucket's refill (up to one interval of latency on every frame).
+func TestPacerHeldChangeGivesWayToNewer(t *testing.T) {
+	fb, _ := NewFramebuffer(16, 16)
+	rec := &recorder{}
+	// 1 fps: the token comes within 1 s of the held change, the hold ends 1.5 s after it; the newer change is
+	// painted 1.2 s after it, with wide margins both sides for a loaded machine.
+	p := NewPacer(fb, rec, PacerConfig{FPS: 1, KeepAlive: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor(t, "the first frame", func() bool { return len(rec.delivered()) == 1 })
+	paint(fb, image.Rect(0, 0, 4, 4), 'A') // the burst's second token: out at once
+	waitFor(t, "A", func() bool { d := rec.delivered(); return len(d) == 2 && d[1] == 'A' })
+	paint(fb, image.Rect(0, 0, 4, 4), 'B') // no token left: held
+	heldAt := time.Now()
+	time.Sleep(1200 * time.Millisecond)
+	paint(fb, image.Rect(0, 0, 4, 4), 'C') // token there, B still held: C goes in its place
+	waitFor(t, "C", func() bool { d := rec.delivered(); return len(d) >= 3 })
+	if d := rec.delivered(); d[2] != 'C' {
+		t.Fatalf("after the held B (%v ago) and a newer C, delivered %q; want C in B's place", time.Since(heldAt), d[1:])
+	}
+	// With no newer change, a held change still goes out.
+	paint(fb, image.Rect(0, 0, 4, 4), 'D')
+	waitFor(t, "D", func() bool { d := rec.delivered(); return len(d) == 4 && d[3] == 'D' })
+	if d := rec.delivered(); bytes.IndexByte(d, 'B') >= 0 {
+		t.Fatalf("delivered %q: the held B went out although C replaced it", d)
 	}
 }
 
