@@ -214,12 +214,7 @@ func TestPacer(t *testing.T) {
 // interval). At 1 fps a spacing pacer would hold the second change for a whole second.
 func TestPacerDoesNotSpaceFrames(t *testing.T) {
 	fb, _ := NewFramebuffer(16, 16)
-	rec := &recorder{}
-	p := NewPacer(fb, rec, PacerConfig{FPS: 1, KeepAlive: time.Minute})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	rec := runPacer(t, fb, PacerConfig{FPS: 1, KeepAlive: time.Minute})
 
 	waitFor(t, "the first frame", func() bool { n, _ := rec.counts(); return n == 1 })
 	time.Sleep(1100 * time.Millisecond) // a quiet second: the bucket refills
@@ -246,14 +241,9 @@ func TestPacerDoesNotSpaceFrames(t *testing.T) {
 // source running at the cap to the bucket's refill (up to one interval of latency on every frame).
 func TestPacerHeldChangeGivesWayToNewer(t *testing.T) {
 	fb, _ := NewFramebuffer(16, 16)
-	rec := &recorder{}
 	// 1 fps: the token comes within 1 s of the held change, the hold ends 1.5 s after it; the newer change is
 	// painted 1.2 s after it, with wide margins both sides for a loaded machine.
-	p := NewPacer(fb, rec, PacerConfig{FPS: 1, KeepAlive: time.Minute})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	rec := runPacer(t, fb, PacerConfig{FPS: 1, KeepAlive: time.Minute})
 
 	waitFor(t, "the first frame", func() bool { return len(rec.delivered()) == 1 })
 	paint(fb, image.Rect(0, 0, 4, 4), 'A') // the burst's second token: out at once
@@ -272,6 +262,17 @@ func TestPacerHeldChangeGivesWayToNewer(t *testing.T) {
 	if d := rec.delivered(); bytes.IndexByte(d, 'B') >= 0 {
 		t.Fatalf("delivered %q: the held B went out although C replaced it", d)
 	}
+}
+
+// runPacer runs a pacer of fb into a recorder until the test ends.
+func runPacer(t *testing.T, fb *Framebuffer, cfg PacerConfig) *recorder {
+	rec := &recorder{}
+	p := NewPacer(fb, rec, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return rec
 }
 
 func TestPacerSinkError(t *testing.T) {
