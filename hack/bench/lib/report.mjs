@@ -109,7 +109,7 @@ export function render(r) {
     const base = r.streams['town/32'];
     out.push('### Experiment: town, 32-bit, H.264 with the agent\'s frame-rate cap at 60 (`--fps=60`)', '',
       'The source paints 30 frames/s; `--fps` caps the frames the agent\'s pacer lets through (default 30) and is the frame',
-      'rate the encoder is told. Same run, same content (why H.264 pays about a frame at 30: see the analysis below):', '',
+      'rate the encoder is told. Same run, same content:', '',
       '| figure | noVNC (baseline) | H.264, `--fps=30` (default) | H.264, `--fps=60` | `--fps=60` ÷ noVNC |', '|---|---|---|---|---|');
     for (const [k, label] of streamRows) {
       out.push(`| ${label} | ${cell(base.novnc?.[k], notes)} | ${cell(base.h264?.[k], notes)} | ${cell(r.pacer[k], notes)} | ${ratio(r.pacer[k], base.novnc?.[k])} |`);
